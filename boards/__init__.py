@@ -1,0 +1,1 @@
+"""Board top-levels and build flows for open FPGA boards (amaranth-boards)."""

@@ -1,0 +1,1 @@
+"""Amaranth hardware of the Shootdown MMU: descriptor layouts, TLB, walker, MMU top."""

@@ -1,0 +1,127 @@
+"""Fully associative TLB with a combinational lookup, a fill port and an invalidate port.
+
+Replacement: a fill takes the lowest-numbered invalid entry; when every entry is valid it
+takes the entry under a round-robin pointer, which then advances. A fill may instead name
+its entry (the MMU does this to replace a clean entry after a hardware dirty update).
+The model twin is ``sw_model.tlb_ref.TLBRef``.
+"""
+from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .descriptor import PageSize, vpn_mask_of
+from .ports import InvalidateRequest
+
+MIN_ENTRIES = 4
+MAX_ENTRIES = 64
+
+
+class TLBEntry(data.Struct):
+    """A cached translation. ``vpn`` and ``ppn`` are aligned to ``size``."""
+    vpn: 36           # VA[47:12]
+    asid: 16
+    ng: 1
+    size: PageSize
+    ppn: 36           # PA[47:12]
+    ap1: 1
+    ap2: 1
+    uxn: 1
+    pxn: 1
+    dbm: 1
+
+
+def check_entries(entries):
+    """Validate the TLB size parameter; shared by the RTL and the model."""
+    if not isinstance(entries, int) or isinstance(entries, bool):
+        raise ValueError(f"TLB entries must be an integer, not {entries!r}")
+    if not MIN_ENTRIES <= entries <= MAX_ENTRIES:
+        raise ValueError(f"TLB entries must be between {MIN_ENTRIES} and {MAX_ENTRIES}, "
+                         f"not {entries}")
+    return entries
+
+
+class TLB(wiring.Component):
+    """Ports:
+
+    - ``lookup_vpn``/``lookup_asid`` → ``hit``, ``hit_index``, ``hit_entry`` (same cycle);
+    - ``fill_en`` writes ``fill_entry`` at the next edge into ``fill_index`` if
+      ``fill_named``, else into the replacement victim;
+    - ``inv`` (always ready): the matching entries are invalid from the next edge on, and
+      ``inv_ack`` pulses in that cycle to say so.
+    """
+
+    def __init__(self, entries=16):
+        self.entries = check_entries(entries)
+        super().__init__({
+            "lookup_vpn": In(36),
+            "lookup_asid": In(16),
+            "hit": Out(1),
+            "hit_index": Out(range(self.entries)),
+            "hit_entry": Out(TLBEntry),
+            "fill_en": In(1),
+            "fill_named": In(1),
+            "fill_index": In(range(self.entries)),
+            "fill_entry": In(TLBEntry),
+            "inv": In(stream.Signature(InvalidateRequest, always_ready=True)),
+            "inv_ack": Out(1),
+        })
+        self.valid = Signal(self.entries)
+        self.store = Array(Signal(TLBEntry, name=f"entry{i}") for i in range(self.entries))
+        self.rr = Signal(range(self.entries))
+
+    def elaborate(self, platform):
+        m = Module()
+
+        # Lookup: the lowest-numbered matching entry wins.
+        matches = []
+        for i, e in enumerate(self.store):
+            matches.append(self.valid[i]
+                           & ((self.lookup_vpn & vpn_mask_of(e.size.as_value())) == e.vpn)
+                           & (~e.ng | (e.asid == self.lookup_asid)))
+        for i in reversed(range(self.entries)):
+            with m.If(matches[i]):
+                m.d.comb += [self.hit.eq(1), self.hit_index.eq(i),
+                             self.hit_entry.eq(self.store[i])]
+
+        # Replacement victim: lowest invalid entry, else the round-robin pointer.
+        victim = Signal(range(self.entries))
+        any_invalid = ~self.valid.all()
+        m.d.comb += victim.eq(self.rr)
+        for i in reversed(range(self.entries)):
+            with m.If(~self.valid[i]):
+                m.d.comb += victim.eq(i)
+        fill_slot = Signal(range(self.entries))
+        m.d.comb += fill_slot.eq(Mux(self.fill_named, self.fill_index, victim))
+        with m.If(self.fill_en & ~self.fill_named & ~any_invalid):
+            m.d.sync += self.rr.eq(Mux(self.rr == self.entries - 1, 0, self.rr + 1))
+
+        # Invalidate: which entries the operation names.
+        req = self.inv.payload
+        op = req.op
+        inv_hits = Signal(self.entries)
+        for i, e in enumerate(self.store):
+            low = ~vpn_mask_of(e.size.as_value()) & ((1 << 36) - 1)
+            has_va = (req.va & vpn_mask_of(e.size.as_value())) == e.vpn
+            in_range = (e.vpn < req.end) & ((e.vpn | low) >= req.va)
+            asid_ok = ~e.ng | (e.asid == req.asid)
+            by_op = Array([
+                1,                                  # VMALLE1
+                e.ng & (e.asid == req.asid),        # ASIDE1
+                has_va & asid_ok,                   # VAE1
+                has_va & asid_ok,                   # VALE1 (no walk cache: same as VAE1)
+                has_va,                             # VAAE1
+                has_va,                             # VAALE1
+                in_range & asid_ok,                 # RVAE1
+                in_range,                           # RVAAE1
+            ])[op.as_value()]
+            m.d.comb += inv_hits[i].eq(self.inv.valid & by_op)
+        m.d.sync += self.inv_ack.eq(self.inv.valid)
+
+        for i in range(self.entries):
+            filled = self.fill_en & (fill_slot == i)
+            with m.If(filled):
+                m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(1)]
+            with m.Elif(inv_hits[i]):
+                m.d.sync += self.valid[i].eq(0)
+        return m
+

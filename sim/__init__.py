@@ -1,0 +1,1 @@
+"""Simulation: cocotb benches, simulator runners, the lockstep diff and the CLI."""

@@ -1,0 +1,103 @@
+"""Runs the lockstep diff (RTL against the model, every output every cycle) and the two
+baselines it is measured against: the RTL bench without the model, and the model alone."""
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.build import DEFAULT_BUILD_ROOT, TOPLEVEL, build
+from sim.observables import OutputBus
+from sim.stimulus import Environment
+from sw_model.mmu_ref import MMURef
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MMU = dict(tlb_entries=16, pa_bits=40, ha=True, hd=True)
+
+
+@dataclass
+class RunResult:
+    status: str                     # "ok" or "diverged"
+    cycles: int
+    elapsed: float
+    seed: int
+    sim: str
+    mode: str
+    divergence: dict | None = None
+    waves: str | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def cycles_per_second(self):
+        return self.cycles / self.elapsed if self.elapsed else 0.0
+
+
+def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None, bugs=(),
+            build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True, waves=False):
+    """One cocotb run. ``mode`` is "lockstep" (model compared every cycle) or "plain"
+    (the same stimulus, no model). On a divergence the run is replayed from its seed with
+    waveform dumping, up to a few cycles past the divergence."""
+    mmu = dict(DEFAULT_MMU, **(mmu or {}))
+    runner, build_dir = build(sim, mmu, build_root, waves=waves)
+    test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
+    test_dir.mkdir(parents=True)
+    result_path = test_dir / "result.json"
+    cfg = dict(cycles=cycles, seed=seed, mode=mode, mmu=mmu, bugs=list(bugs),
+               result=str(result_path))
+    env = {"SHOOTDOWN_LOCKSTEP": json.dumps(cfg),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    runner.test(test_module="sim.lockstep_bench", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                test_dir=test_dir, extra_env=env, waves=waves,
+                log_file=test_dir / "sim.log")
+    if not result_path.exists():
+        raise RuntimeError(f"the simulation ended without a result; see {test_dir / 'sim.log'}")
+    raw = json.loads(result_path.read_text())
+    result = RunResult(status=raw["status"], cycles=raw["cycles"], elapsed=raw["elapsed"],
+                       seed=seed, sim=sim, mode=mode, divergence=raw.get("divergence"),
+                       stats=raw.get("stats", {}))
+    if result.status == "diverged" and waves_on_divergence and not waves:
+        replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
+                         bugs=bugs, build_root=build_root, waves=True)
+        result.waves = replay.waves
+    elif waves:
+        found = sorted(test_dir.glob("*.vcd")) + sorted(build_dir.glob("*.fst"))
+        result.waves = str(found[0]) if found else None
+    return result
+
+
+def run_model(*, cycles=10_000, seed=1, mmu=None):
+    """The model and environment alone, as fast as Python runs them."""
+    mmu = dict(DEFAULT_MMU, **(mmu or {}))
+    env = Environment(seed, pa_bits=mmu["pa_bits"])
+    ref = MMURef(**mmu)
+    bus = OutputBus(mmu["tlb_entries"])
+    start = time.perf_counter()
+    for _ in range(cycles):
+        outputs = ref.outputs()
+        bus.pack(outputs)
+        inp, _ = env.step(outputs[0], outputs[4])
+        ref.tick(inp)
+    elapsed = time.perf_counter() - start
+    return RunResult(status="ok", cycles=cycles, elapsed=elapsed, seed=seed, sim="model",
+                     mode="model", stats=env.stats)
+
+
+def describe(result):
+    """Human-readable lines about a run."""
+    lines = [f"{result.mode} on {result.sim}: seed {result.seed}, {result.cycles} cycles, "
+             f"{result.cycles_per_second:,.0f} cycles/s"]
+    if result.status == "diverged":
+        d = result.divergence
+        lines.append(f"DIVERGED at cycle {d['cycle']} (seed {result.seed}):")
+        for s in d["signals"]:
+            lines.append(f"  {s['signal']}: expected {s['expected']:#x}, actual {s['actual']:#x}")
+        if result.waves:
+            lines.append(f"  waveform: {result.waves}")
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(describe(run_rtl(sys.argv[1] if len(sys.argv) > 1 else "verilator"))))

@@ -1,0 +1,51 @@
+"""The MMU's output bus as the model sees it: pack the model's outputs, split the RTL's,
+and name the fields that differ."""
+from sim.bus_top import output_bus
+from sw_model.codec import Codec
+
+
+class OutputBus:
+    def __init__(self, tlb_entries):
+        self.codec = Codec(output_bus(tlb_entries))
+        off = {name: self.codec.field(name)[0] for name in
+               ("req_ready", "resp_valid", "resp", "inv_ready", "inv_ack", "mem_req_valid",
+                "mem_req", "tlb_valid")}
+        self.off = off
+        self.resp_mask = self.codec.field("resp")[1]
+        self.mem_req_mask = self.codec.field("mem_req")[1]
+        self.tlb_mask = self.codec.field("tlb_valid")[1]
+
+    def pack(self, outputs):
+        """Integer of the bus for the model's ``MMURef.outputs()`` tuple."""
+        req_ready, resp, inv_ready, inv_ack, mem_req, tlb_valid = outputs
+        off = self.off
+        value = (req_ready << off["req_ready"] | inv_ready << off["inv_ready"]
+                 | inv_ack << off["inv_ack"] | tlb_valid << off["tlb_valid"])
+        if resp is not None:
+            value |= 1 << off["resp_valid"] | resp << off["resp"]
+        if mem_req is not None:
+            value |= 1 << off["mem_req_valid"] | mem_req << off["mem_req"]
+        return value
+
+    def split(self, value):
+        """(req_ready, mem_req or None): what the environment reads of the RTL's bus."""
+        off = self.off
+        mem_req = None
+        if value >> off["mem_req_valid"] & 1:
+            mem_req = value >> off["mem_req"] & self.mem_req_mask
+        return value >> off["req_ready"] & 1, mem_req
+
+    def diff(self, expected, actual):
+        """[(signal, expected, actual)] for every leaf field that differs."""
+        out = []
+        _diff(self.codec.unpack(expected), self.codec.unpack(actual), "", out)
+        return out
+
+
+def _diff(exp, act, prefix, out):
+    for name, e in vars(exp).items():
+        a = getattr(act, name)
+        if hasattr(e, "__dict__"):
+            _diff(e, a, f"{prefix}{name}.", out)
+        elif e != a:
+            out.append((prefix + name, e, a))

@@ -1,0 +1,119 @@
+"""Cycle-matched model of ``hdl.mmu.MMU`` (and so of the whole MMU: TLB + walker).
+
+``tick`` is one clock edge: it takes the inputs of the cycle and moves every register the
+way the RTL does. ``outputs`` is what the ports show in the current cycle; every output is
+a register or a function of registers, so it does not depend on the inputs.
+"""
+from hdl.descriptor import FaultKind
+from hdl.mmu import MMUState
+from hdl.ports import AccessResponse
+
+from .codec import Codec
+from .permissions import check_permission
+from .tlb_ref import TLBRef
+from .walker_ref import WalkerRef
+
+ACCESS_RESPONSE = Codec(AccessResponse)
+
+#: Rules of the RTL that the model can be told to break, to show the lockstep diff fails.
+BUGS = ("stale_walk_installs",)
+
+
+class MMUInputs:
+    """The inputs of one cycle. ``req`` and ``inv`` are decoded payloads (namespaces of
+    AccessRequest / InvalidateRequest fields)."""
+    __slots__ = ("req_valid", "req", "inv_valid", "inv", "mem_req_ready",
+                 "mem_resp_valid", "mem_resp")
+
+    def __init__(self):
+        self.req_valid = self.inv_valid = self.mem_req_ready = self.mem_resp_valid = 0
+        self.req = self.inv = None
+        self.mem_resp = 0
+
+
+class MMURef:
+    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, bugs=()):
+        unknown = set(bugs) - set(BUGS)
+        if unknown:
+            raise ValueError(f"unknown model bug(s) {sorted(unknown)}; known: {BUGS}")
+        self.bugs = frozenset(bugs)
+        self.tlb = TLBRef(tlb_entries)
+        self.walker = WalkerRef(pa_bits=pa_bits, ha=ha, hd=hd)
+        self.state = MMUState.IDLE
+        self.req_q = None
+        self.stale = False
+        self.named = False
+        self.named_index = 0
+        self.resp = None          # packed AccessResponse in the cycle it is valid
+
+    @property
+    def req_ready(self):
+        return self.state == MMUState.IDLE
+
+    def outputs(self):
+        """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid)."""
+        return (int(self.req_ready), self.resp, 1, self.tlb.inv_ack,
+                self.walker.mem_request(), self.tlb.valid_bits())
+
+    def tick(self, inp):
+        tlb, walker = self.tlb, self.walker
+        inv = inp.inv if inp.inv_valid else None
+        resp = None
+        start = None                 # walk request to start this cycle
+        fill = fill_index = None
+        state = self.state
+
+        def answer(pa=0, fault=FaultKind.NONE, level=0):
+            return ACCESS_RESPONSE.pack(pa=pa, fault=fault.value, level=level)
+
+        if state == MMUState.IDLE and inp.req_valid:
+            req = inp.req
+            vpn = (req.va >> 12) & ((1 << 36) - 1)
+            hit_index = tlb.lookup(vpn, req.ttbr.asid)
+            hit = tlb.store[hit_index] if hit_index is not None else None
+            hit_dirty = hit_fault = False
+            if hit is not None:
+                hit_fault, hit_dirty = check_permission(
+                    hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm,
+                    req.write, req.exec, req.el0, walker.hd)
+            if req.va >> 48:
+                resp = answer(fault=FaultKind.TRANSLATION)
+            elif hit is not None and hit_fault:
+                resp = answer(fault=FaultKind.PERMISSION, level=hit.level)
+            elif hit is not None and not hit_dirty:
+                resp = answer(pa=hit.physical_address(req.va))
+            elif req.ttbr.baddr >> (walker.pa_bits - 12):
+                resp = answer(fault=FaultKind.ADDRESS_SIZE)
+            else:
+                start = req
+                self.req_q, self.stale = req, False
+                self.named = hit is not None          # dirty update of an entry that hit
+                self.named_index = hit_index if hit is not None else 0
+                self.state = MMUState.WALK
+        elif state == MMUState.RETRY:
+            start = self.req_q
+            self.stale = False
+            self.state = MMUState.WALK
+
+        result = walker.tick(start is not None, start, inp.mem_req_ready,
+                             inp.mem_resp_valid, inp.mem_resp)
+
+        if state == MMUState.WALK:
+            stale = self.stale or inv is not None
+            if inv is not None:
+                self.stale = True
+            if result is not None:
+                if stale and "stale_walk_installs" not in self.bugs:
+                    self.state = MMUState.RETRY
+                else:
+                    if result.entry is not None:
+                        fill = result.entry
+                        fill_index = self.named_index if self.named else None
+                    pa = 0
+                    if result.fault == FaultKind.NONE:
+                        pa = result.entry.physical_address(self.req_q.va)
+                    resp = answer(pa=pa, fault=result.fault, level=result.level)
+                    self.state = MMUState.IDLE
+
+        tlb.tick(fill=fill, fill_index=fill_index, inv=inv)
+        self.resp = resp
