@@ -7,7 +7,7 @@ while a walk is in flight makes that walk stale: its result is dropped and the w
 retried, so a translation read before an invalidate never enters the TLB after it.
 Timing contract: docs/timing.md. Model twin: ``sw_model.mmu_ref.MMURef``.
 """
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
@@ -129,11 +129,11 @@ class MMU(wiring.Component):
                                      tlb.fill_named.eq(named),
                                      tlb.fill_index.eq(named_index),
                                      tlb.fill_entry.eq(walker.entry)]
-                        answer(pa=physical_address(walker.entry, req_q.va),
-                               fault=walker.fault, level=walker.level)
+                        # PA on success, level on a fault; zero otherwise.
+                        faulted = walker.fault != FaultKind.NONE
+                        answer(pa=Mux(faulted, 0, physical_address(walker.entry, req_q.va)),
+                               fault=walker.fault, level=Mux(faulted, walker.level, 0))
                         m.d.sync += state.eq(MMUState.IDLE)
-                        with m.If(walker.fault != FaultKind.NONE):
-                            m.d.sync += resp.pa.eq(0)
             with m.Case(MMUState.RETRY):
                 m.d.comb += walker.start.eq(1)
                 m.d.sync += [stale.eq(0), state.eq(MMUState.WALK)]

@@ -53,5 +53,6 @@ def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False):
 
     # always=False: cocotb skips the build when the outputs are newer than the source.
     runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir, waves=waves,
-                 timescale=("1ns", "1ps"), always=False, **extra)
+                 timescale=("1ns", "1ps"), always=False, log_file=build_dir / "build.log",
+                 **extra)
     return runner, build_dir

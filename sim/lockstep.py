@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sim.build import DEFAULT_BUILD_ROOT, TOPLEVEL, build
 from sim.observables import OutputBus
+from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment
 from sw_model.mmu_ref import MMURef
 
@@ -28,6 +29,7 @@ class RunResult:
     divergence: dict | None = None
     waves: str | None = None
     stats: dict = field(default_factory=dict)
+    results: list | None = None     # per access, for scripted runs
 
     @property
     def cycles_per_second(self):
@@ -35,17 +37,19 @@ class RunResult:
 
 
 def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None, bugs=(),
-            build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True, waves=False):
+            script=None, build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True,
+            waves=False):
     """One cocotb run. ``mode`` is "lockstep" (model compared every cycle) or "plain"
-    (the same stimulus, no model). On a divergence the run is replayed from its seed with
-    waveform dumping, up to a few cycles past the divergence."""
+    (the same stimulus, no model). ``script`` (a ScriptedEnvironment's JSON) replaces the
+    seeded random environment, and the run ends when the script does. On a divergence the
+    run is replayed with waveform dumping, up to a few cycles past the divergence."""
     mmu = dict(DEFAULT_MMU, **(mmu or {}))
     runner, build_dir = build(sim, mmu, build_root, waves=waves)
     test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
     test_dir.mkdir(parents=True)
     result_path = test_dir / "result.json"
     cfg = dict(cycles=cycles, seed=seed, mode=mode, mmu=mmu, bugs=list(bugs),
-               result=str(result_path))
+               script=script, result=str(result_path))
     env = {"SHOOTDOWN_LOCKSTEP": json.dumps(cfg),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
@@ -57,10 +61,10 @@ def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None
     raw = json.loads(result_path.read_text())
     result = RunResult(status=raw["status"], cycles=raw["cycles"], elapsed=raw["elapsed"],
                        seed=seed, sim=sim, mode=mode, divergence=raw.get("divergence"),
-                       stats=raw.get("stats", {}))
+                       stats=raw.get("stats", {}), results=raw.get("results"))
     if result.status == "diverged" and waves_on_divergence and not waves:
         replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
-                         bugs=bugs, build_root=build_root, waves=True)
+                         bugs=bugs, script=script, build_root=build_root, waves=True)
         result.waves = replay.waves
     elif waves:
         found = sorted(test_dir.glob("*.vcd")) + sorted(build_dir.glob("*.fst"))
@@ -78,11 +82,25 @@ def run_model(*, cycles=10_000, seed=1, mmu=None):
     for _ in range(cycles):
         outputs = ref.outputs()
         bus.pack(outputs)
-        inp, _ = env.step(outputs[0], outputs[4])
+        inp, _ = env.step(outputs[0], outputs[4], outputs[1])
         ref.tick(inp)
     elapsed = time.perf_counter() - start
     return RunResult(status="ok", cycles=cycles, elapsed=elapsed, seed=seed, sim="model",
                      mode="model", stats=env.stats)
+
+
+def run_script_on_model(script, *, mmu=None, max_cycles=100_000, bugs=()):
+    """A ScriptedEnvironment's JSON run on the model alone; returns its per-access results."""
+    mmu = dict(DEFAULT_MMU, **(mmu or {}))
+    env = ScriptedEnvironment.from_json(script, mmu["pa_bits"])
+    ref = MMURef(**mmu, bugs=bugs)
+    for _ in range(max_cycles):
+        if env.finished:
+            return env.results, ref
+        outputs = ref.outputs()
+        inp, _ = env.step(outputs[0], outputs[4], outputs[1])
+        ref.tick(inp)
+    raise RuntimeError(f"script did not finish in {max_cycles} cycles")
 
 
 def describe(result):

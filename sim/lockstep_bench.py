@@ -10,6 +10,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from sim.observables import OutputBus
+from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment
 from sw_model.mmu_ref import MMURef
 
@@ -18,7 +19,10 @@ from sw_model.mmu_ref import MMURef
 async def lockstep(dut):
     cfg = json.loads(os.environ["SHOOTDOWN_LOCKSTEP"])
     params = cfg["mmu"]
-    env = Environment(cfg["seed"], pa_bits=params["pa_bits"])
+    if cfg.get("script"):
+        env = ScriptedEnvironment.from_json(cfg["script"], params["pa_bits"])
+    else:
+        env = Environment(cfg["seed"], pa_bits=params["pa_bits"])
     bus = OutputBus(params["tlb_entries"])
     compare = cfg["mode"] == "lockstep"
     ref = MMURef(**params, bugs=cfg.get("bugs", ())) if compare else None
@@ -35,6 +39,9 @@ async def lockstep(dut):
     result = {"status": "ok", "cycles": cycles}
     start = time.perf_counter()
     for cycle in range(cycles):
+        if getattr(env, "finished", False):
+            result["cycles"] = cycle
+            break
         actual = o_bus.value.to_unsigned()
         if compare:
             outputs = ref.outputs()
@@ -45,7 +52,7 @@ async def lockstep(dut):
                               {"signal": s, "expected": e, "actual": a}
                               for s, e, a in bus.diff(expected, actual)]}}
                 break
-            inp, value = env.step(outputs[0], outputs[4])
+            inp, value = env.step(outputs[0], outputs[4], outputs[1])
             ref.tick(inp)
         else:
             inp, value = env.step(*bus.split(actual))
@@ -53,5 +60,6 @@ async def lockstep(dut):
         await FallingEdge(dut.clk)
     result["elapsed"] = time.perf_counter() - start
     result["stats"] = env.stats
+    result["results"] = getattr(env, "results", None)
     with open(cfg["result"], "w") as f:
         json.dump(result, f)

@@ -28,12 +28,14 @@ class OutputBus:
         return value
 
     def split(self, value):
-        """(req_ready, mem_req or None): what the environment reads of the RTL's bus."""
+        """(req_ready, mem_req or None, resp or None): what an environment reads."""
         off = self.off
-        mem_req = None
+        mem_req = resp = None
         if value >> off["mem_req_valid"] & 1:
             mem_req = value >> off["mem_req"] & self.mem_req_mask
-        return value >> off["req_ready"] & 1, mem_req
+        if value >> off["resp_valid"] & 1:
+            resp = value >> off["resp"] & self.resp_mask
+        return value >> off["req_ready"] & 1, mem_req, resp
 
     def diff(self, expected, actual):
         """[(signal, expected, actual)] for every leaf field that differs."""

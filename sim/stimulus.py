@@ -153,8 +153,9 @@ class Environment:
         self.memory.write(addr, new)
         self.stats["host_writes"] += 1
 
-    def step(self, req_ready, mem_req):
-        """Inputs of this cycle, given the MMU's outputs. Returns (MMUInputs, i_bus)."""
+    def step(self, req_ready, mem_req, resp=None):
+        """Inputs of this cycle, given the MMU's outputs (``resp`` is not needed here).
+        Returns (MMUInputs, i_bus)."""
         r, rates, inp = self.rng, self.rates, self.inputs
         # Access channel: hold the payload until the MMU takes it.
         if self._taken:

@@ -109,10 +109,10 @@ class MMURef:
                     if result.entry is not None:
                         fill = result.entry
                         fill_index = self.named_index if self.named else None
-                    pa = 0
                     if result.fault == FaultKind.NONE:
-                        pa = result.entry.physical_address(self.req_q.va)
-                    resp = answer(pa=pa, fault=result.fault, level=result.level)
+                        resp = answer(pa=result.entry.physical_address(self.req_q.va))
+                    else:
+                        resp = answer(fault=result.fault, level=result.level)
                     self.state = MMUState.IDLE
 
         tlb.tick(fill=fill, fill_index=fill_index, inv=inv)

@@ -1,0 +1,147 @@
+"""The ``shootdown`` command."""
+import argparse
+import sys
+from pathlib import Path
+
+from sim.toolchain import SIMULATORS, ToolchainError
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments: reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _positive(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed {text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed {text!r} must not be negative")
+    return value
+
+
+def _add_mmu_options(p):
+    p.add_argument("--tlb-entries", type=int, default=16, metavar="E",
+                   help="TLB entries, 4 to 64 (default 16)")
+    p.add_argument("--pa-bits", type=int, default=40, metavar="B",
+                   help="physical address size, 32 to 48 (default 40)")
+    p.add_argument("--no-hw-update", action="store_true",
+                   help="no hardware AF/dirty update (FEAT_HAFDBS off)")
+
+
+def _mmu_params(args):
+    from hdl.tlb import check_entries
+    from hdl.walker import check_walker_params
+    hw = not args.no_hw_update
+    try:
+        check_entries(args.tlb_entries)
+        check_walker_params(args.pa_bits, hw, hw)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return dict(tlb_entries=args.tlb_entries, pa_bits=args.pa_bits, ha=hw, hd=hw)
+
+
+def build_parser():
+    parser = _Parser(prog="shootdown", description="Shootdown: an MMU in Amaranth, diffed "
+                     "cycle by cycle against its Python golden model.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    diff = sub.add_parser("diff", help="lockstep diff of the MMU RTL against the model")
+    diff.add_argument("--sim", choices=SIMULATORS, default="verilator")
+    diff.add_argument("--cycles", type=_positive, default=100_000)
+    diff.add_argument("--seed", type=_seed, default=1)
+    diff.add_argument("--build-dir", type=Path, default=Path("build"))
+    diff.add_argument("--model-bug", action="append", default=[], metavar="RULE",
+                      help="break one rule in the model, to see the diff catch it")
+    _add_mmu_options(diff)
+
+    verilog = sub.add_parser("verilog", help="write the generated Verilog")
+    verilog.add_argument("outdir", type=Path)
+    _add_mmu_options(verilog)
+
+    synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
+    synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
+    synth.add_argument("--build-dir", type=Path, default=Path("build"))
+    _add_mmu_options(synth)
+    return parser
+
+
+def cmd_diff(args):
+    from sim.lockstep import describe, run_rtl
+    from sw_model.mmu_ref import BUGS
+    for bug in args.model_bug:
+        if bug not in BUGS:
+            raise UsageError(f"unknown model bug {bug!r}; known: {', '.join(BUGS)}")
+    mmu = _mmu_params(args)
+    print(f"lockstep diff: {args.sim}, {args.cycles} cycles, seed {args.seed}, MMU {mmu}",
+          flush=True)
+    result = run_rtl(args.sim, cycles=args.cycles, seed=args.seed, mmu=mmu,
+                     bugs=args.model_bug, build_root=args.build_dir)
+    print("\n".join(describe(result)))
+    if result.status != "ok":
+        return 1
+    print(f"no divergence in {result.cycles} cycles ({result.stats['accesses']} accesses, "
+          f"{result.stats['invalidates']} invalidates, {result.stats['host_writes']} "
+          "host descriptor writes)")
+    return 0
+
+
+def cmd_verilog(args):
+    from hdl.export import to_verilog
+    from hdl.mmu import MMU
+    from sim.build import TOPLEVEL, bus_top_verilog
+    mmu = _mmu_params(args)
+    try:
+        args.outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {args.outdir}: {e.strerror}") from None
+    (args.outdir / "mmu.v").write_text(to_verilog(MMU(**mmu), "mmu"))
+    (args.outdir / f"{TOPLEVEL}.v").write_text(bus_top_verilog(mmu))
+    print(f"wrote {args.outdir / 'mmu.v'} and {args.outdir / (TOPLEVEL + '.v')}")
+    return 0
+
+
+def cmd_synth(args):
+    from sim.synth import synthesize
+    mmu = _mmu_params(args)
+    targets = ("ice40", "ecp5") if args.target == "all" else (args.target,)
+    print(f"{'target':8} {'LUT':>7} {'FF':>7} {'BRAM':>5} {'carry':>6}   MMU {mmu}")
+    for target in targets:
+        r = synthesize(target, mmu, args.build_dir / f"synth-{target}")
+        print(f"{target:8} {r['LUT']:>7} {r['FF']:>7} {r['BRAM']:>5} {r['carry']:>6}",
+              flush=True)
+    return 0
+
+
+def main(argv=None):
+    commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth}
+    try:
+        args = build_parser().parse_args(argv)
+        return commands[args.command](args)
+    except UsageError as e:
+        print(f"shootdown: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ToolchainError as e:
+        print(f"shootdown: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
