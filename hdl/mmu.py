@@ -14,8 +14,8 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 from .descriptor import FaultKind, vpn_mask_of
 from .permissions import check_permission
 from .ports import AccessRequest, AccessResponse, InvalidateRequest, MemRequest, MemResponse
-from .tlb import TLB
-from .walker import PageTableWalker
+from .tlb import TLB, check_entries
+from .walker import PageTableWalker, check_walker_params
 
 
 class MMUState(enum.Enum, shape=2):
@@ -41,6 +41,8 @@ class MMU(wiring.Component):
     and the walker's ``mem_req``/``mem_resp``."""
 
     def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True):
+        check_entries(tlb_entries)
+        check_walker_params(pa_bits, ha, hd)
         self.tlb = TLB(tlb_entries)
         self.walker = PageTableWalker(pa_bits=pa_bits, ha=ha, hd=hd)
         self.hd = hd

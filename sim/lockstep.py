@@ -90,13 +90,14 @@ def run_model(*, cycles=10_000, seed=1, mmu=None):
 
 
 def run_script_on_model(script, *, mmu=None, max_cycles=100_000, bugs=()):
-    """A ScriptedEnvironment's JSON run on the model alone; returns its per-access results."""
+    """A ScriptedEnvironment's JSON run on the model alone; returns the environment (its
+    ``results`` per access, its ``memory`` as the run left it) and the model."""
     mmu = dict(DEFAULT_MMU, **(mmu or {}))
     env = ScriptedEnvironment.from_json(script, mmu["pa_bits"])
     ref = MMURef(**mmu, bugs=bugs)
     for _ in range(max_cycles):
         if env.finished:
-            return env.results, ref
+            return env, ref
         outputs = ref.outputs()
         inp, _ = env.step(outputs[0], outputs[4], outputs[1])
         ref.tick(inp)

@@ -28,10 +28,10 @@ GLOBAL_VA = 0x7F00_0000_0000
 class Rates:
     """Per-cycle probabilities of the environment's actions."""
     access = 0.6          # offer a new access when none is pending
-    invalidate = 0.03
+    invalidate = 0.01
     host_write = 0.01
     mem_ready = 0.75
-    max_latency = 6
+    max_latency = 4
 
 
 class Environment:
@@ -51,6 +51,7 @@ class Environment:
         self.inv_int = 0
         self.pending = None        # (due cycle, MemRequest fields)
         self._taken = False        # the access offered last cycle was accepted
+        self.recent = []           # (space, va) of the last few new accesses
         self.cycle = 0
         self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
 
@@ -103,6 +104,11 @@ class Environment:
     # -- stimulus -----------------------------------------------------------------------
     def _new_access(self):
         r = self.rng
+        if self.recent and r.random() < 0.5:
+            # Locality: go back to a recent page, so that accesses also hit in the TLB.
+            space, va = r.choice(self.recent)
+            va = (va & ~0xFFF) | (r.randrange(0, 0x1000) & ~7)
+            return self._pack_access(space.ttbr, va)
         space = r.choice(self.spaces)
         ttbr = space.ttbr
         vas = self.vas[space.asid]
@@ -118,6 +124,11 @@ class Environment:
         else:
             ttbr = encode_ttbr(((1 << 48) - 1) & ~0xFFF, space.asid)
             va = r.choice(vas)
+        self.recent = (self.recent + [(space, va)])[-8:]
+        return self._pack_access(ttbr, va)
+
+    def _pack_access(self, ttbr, va):
+        r = self.rng
         kind = r.random()
         return ACCESS.pack(va=va, ttbr=ttbr, write=int(kind < 0.35),
                            exec=int(0.35 <= kind < 0.5), el0=int(r.random() < 0.5))

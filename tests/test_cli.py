@@ -1,0 +1,64 @@
+"""The ``shootdown`` command: its jobs, and one-line errors with exit status 2 for bad
+arguments."""
+import subprocess
+import sys
+
+import pytest
+
+from sim.cli import main
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "the following arguments are required: command"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["diff", "--cycles", "0"], "'0' must be positive"),
+    (["diff", "--cycles", "many"], "'many' is not an integer"),
+    (["diff", "--seed", "-4"], "must not be negative"),
+    (["diff", "--sim", "ghdl"], "invalid choice: 'ghdl'"),
+    (["diff", "--tlb-entries", "65"], "TLB entries must be between 4 and 64, not 65"),
+    (["diff", "--pa-bits", "52"], "pa_bits must be an integer from 32 to 48"),
+    (["diff", "--model-bug", "typo"], "unknown model bug 'typo'"),
+    (["diff", "--bogus"], "unrecognized arguments: --bogus"),
+    (["verilog"], "the following arguments are required: outdir"),
+    (["synth", "--target", "gowin"], "invalid choice: 'gowin'"),
+])
+def test_bad_arguments(argv, message, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("shootdown: error: ")
+    assert message in err
+
+
+def test_bad_arguments_from_the_console_script():
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "diff", "--cycles", "-1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_verilog_writes_files(tmp_path, capsys):
+    assert main(["verilog", str(tmp_path / "out"), "--tlb-entries", "8"]) == 0
+    assert "module mmu(" in (tmp_path / "out" / "mmu.v").read_text()
+    assert "module bus_top(" in (tmp_path / "out" / "bus_top.v").read_text()
+
+
+def test_verilog_unwritable_outdir(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["verilog", str(blocker / "sub")]) == 2
+    assert "cannot create" in capsys.readouterr().err
+
+
+def test_diff_runs_and_reports_speed(build_root, capsys):
+    assert main(["diff", "--cycles", "3000", "--seed", "9",
+                 "--build-dir", str(build_root)]) == 0
+    out = capsys.readouterr().out
+    assert "no divergence in 3000 cycles" in out and "cycles/s" in out
+
+
+def test_diff_exits_nonzero_on_divergence(build_root, capsys):
+    assert main(["diff", "--cycles", "20000", "--seed", "3", "--model-bug",
+                 "stale_walk_installs", "--build-dir", str(build_root)]) == 1
+    out = capsys.readouterr().out
+    assert "DIVERGED at cycle" in out and "waveform:" in out
