@@ -76,6 +76,13 @@ def build_parser():
     verilog.add_argument("outdir", type=Path)
     _add_mmu_options(verilog)
 
+    bench = sub.add_parser("bench", help="measure lockstep, plain cocotb and model speed")
+    bench.add_argument("--cycles", type=_positive, default=100_000)
+    bench.add_argument("--seed", type=_seed, default=1)
+    bench.add_argument("--sim", choices=SIMULATORS, action="append", dest="sims")
+    bench.add_argument("--no-synth", action="store_true", help="skip the resource counts")
+    bench.add_argument("--build-dir", type=Path, default=Path("build"))
+
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
     synth.add_argument("--build-dir", type=Path, default=Path("build"))
@@ -118,6 +125,16 @@ def cmd_verilog(args):
     return 0
 
 
+def cmd_bench(args):
+    from sim.benchmark import report, run_benchmarks
+    print("benchmark:", flush=True)
+    rows, resources = run_benchmarks(cycles=args.cycles, seed=args.seed, sims=args.sims,
+                                     synth=not args.no_synth, build_root=str(args.build_dir),
+                                     progress=lambda text: print(text, flush=True))
+    print(report(rows, resources, args.cycles, args.seed))
+    return 0
+
+
 def cmd_synth(args):
     from sim.synth import synthesize
     mmu = _mmu_params(args)
@@ -131,7 +148,8 @@ def cmd_synth(args):
 
 
 def main(argv=None):
-    commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth}
+    commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
+                "bench": cmd_bench}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)

@@ -2,6 +2,7 @@
 baselines it is measured against: the RTL bench without the model, and the model alone."""
 import json
 import os
+import resource
 import sys
 import time
 import uuid
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.build import DEFAULT_BUILD_ROOT, TOPLEVEL, build
-from sim.observables import OutputBus
+from sim.buses import OutputBus
 from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment
 from sw_model.mmu_ref import MMURef
@@ -30,6 +31,7 @@ class RunResult:
     waves: str | None = None
     stats: dict = field(default_factory=dict)
     results: list | None = None     # per access, for scripted runs
+    peak_rss_kb: int = 0
 
     @property
     def cycles_per_second(self):
@@ -61,7 +63,8 @@ def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None
     raw = json.loads(result_path.read_text())
     result = RunResult(status=raw["status"], cycles=raw["cycles"], elapsed=raw["elapsed"],
                        seed=seed, sim=sim, mode=mode, divergence=raw.get("divergence"),
-                       stats=raw.get("stats", {}), results=raw.get("results"))
+                       stats=raw.get("stats", {}), results=raw.get("results"),
+                       peak_rss_kb=raw.get("peak_rss_kb", 0))
     if result.status == "diverged" and waves_on_divergence and not waves:
         replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
                          bugs=bugs, script=script, build_root=build_root, waves=True)
@@ -82,11 +85,12 @@ def run_model(*, cycles=10_000, seed=1, mmu=None):
     for _ in range(cycles):
         outputs = ref.outputs()
         bus.pack(outputs)
-        inp, _ = env.step(outputs[0], outputs[4], outputs[1])
+        inp = env.step(outputs[0], outputs[4], outputs[1])
         ref.tick(inp)
     elapsed = time.perf_counter() - start
     return RunResult(status="ok", cycles=cycles, elapsed=elapsed, seed=seed, sim="model",
-                     mode="model", stats=env.stats)
+                     mode="model", stats=env.stats,
+                     peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def run_script_on_model(script, *, mmu=None, max_cycles=100_000, bugs=()):
@@ -99,7 +103,7 @@ def run_script_on_model(script, *, mmu=None, max_cycles=100_000, bugs=()):
         if env.finished:
             return env, ref
         outputs = ref.outputs()
-        inp, _ = env.step(outputs[0], outputs[4], outputs[1])
+        inp = env.step(outputs[0], outputs[4], outputs[1])
         ref.tick(inp)
     raise RuntimeError(f"script did not finish in {max_cycles} cycles")
 

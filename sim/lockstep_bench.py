@@ -3,13 +3,14 @@ compared every cycle. Configured by the JSON in $SHOOTDOWN_LOCKSTEP (see sim.loc
 writes its result as JSON to the path named there."""
 import json
 import os
+import resource
 import time
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from sim.observables import OutputBus
+from sim.buses import InputBus, OutputBus
 from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment
 from sw_model.mmu_ref import MMURef
@@ -24,6 +25,7 @@ async def lockstep(dut):
     else:
         env = Environment(cfg["seed"], pa_bits=params["pa_bits"])
     bus = OutputBus(params["tlb_entries"])
+    in_bus = InputBus()
     compare = cfg["mode"] == "lockstep"
     ref = MMURef(**params, bugs=cfg.get("bugs", ())) if compare else None
     cycles = cfg["cycles"]
@@ -52,14 +54,16 @@ async def lockstep(dut):
                               {"signal": s, "expected": e, "actual": a}
                               for s, e, a in bus.diff(expected, actual)]}}
                 break
-            inp, value = env.step(outputs[0], outputs[4], outputs[1])
+            inp = env.step(outputs[0], outputs[4], outputs[1])
             ref.tick(inp)
         else:
-            inp, value = env.step(*bus.split(actual))
-        i_bus.value = value
+            inp = env.step(*bus.split(actual))
+        i_bus.value = in_bus.pack(inp, env.req_payload, env.inv_payload)
         await FallingEdge(dut.clk)
     result["elapsed"] = time.perf_counter() - start
     result["stats"] = env.stats
     result["results"] = getattr(env, "results", None)
+    # The simulator, cocotb, the model and the environment share this process.
+    result["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(cfg["result"], "w") as f:
         json.dump(result, f)

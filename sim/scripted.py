@@ -6,7 +6,6 @@ It has the same ``step`` interface as the random ``sim.stimulus.Environment``, i
 from plain JSON so the cocotb bench can rebuild it, and records what every access got.
 """
 from hdl.ports import AccessRequest, InvalidateRequest, MemRequest
-from sim.bus_top import INPUT_BUS
 from sw_model.codec import Codec
 from sw_model.memory import SparseMemory
 from sw_model.mmu_ref import MMUInputs
@@ -14,7 +13,6 @@ from sw_model.mmu_ref import MMUInputs
 ACCESS = Codec(AccessRequest)
 INVALIDATE = Codec(InvalidateRequest)
 MEM_REQUEST = Codec(MemRequest)
-INPUTS = Codec(INPUT_BUS)
 
 
 class ScriptedEnvironment:
@@ -47,7 +45,7 @@ class ScriptedEnvironment:
         self.cycle = 0
         self.results = []           # per access: {"step", "resp", "cycles", "mem": [...]}
         self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
-        self._req_int = self._inv_int = 0
+        self.req_payload = self.inv_payload = 0
         self._taken = False
 
     @property
@@ -77,7 +75,8 @@ class ScriptedEnvironment:
 
     def step(self, req_ready, mem_req, resp=None):
         """Inputs of this cycle given the MMU's outputs (``resp`` is the packed response
-        shown this cycle, or None)."""
+        shown this cycle, or None); ``req_payload``/``inv_payload`` hold the packed
+        payloads."""
         inp = self.inputs
         if self.offered and self._taken:
             self.offered, self.waiting = False, True
@@ -94,8 +93,8 @@ class ScriptedEnvironment:
             step = self.script[self.position]
             self.position += 1
             if "access" in step:
-                self._req_int = ACCESS.pack(**step["access"])
-                inp.req = ACCESS.unpack(self._req_int)
+                self.req_payload = ACCESS.pack(**step["access"])
+                inp.req = ACCESS.unpack(self.req_payload)
                 inp.req_valid = 1
                 self.offered = True
                 self.results.append({"step": self.position - 1, "start": self.cycle,
@@ -112,7 +111,7 @@ class ScriptedEnvironment:
         self._taken = self.offered and req_ready
         inp.inv_valid = int(inv is not None)
         if inv is not None:
-            self._inv_int = inv
+            self.inv_payload = inv
             inp.inv = INVALIDATE.unpack(inv)
             self.stats["invalidates"] += 1
         # Memory: fixed latency, always ready; hooks run as a request is accepted.
@@ -139,8 +138,4 @@ class ScriptedEnvironment:
                     if hook["seen"] == hook.get("nth", 1):
                         self._do(hook["do"])
         self.cycle += 1
-        i_bus = INPUTS.pack(req_valid=inp.req_valid, req=self._req_int if inp.req_valid else 0,
-                            inv_valid=inp.inv_valid, inv=self._inv_int if inp.inv_valid else 0,
-                            mem_req_ready=1, mem_resp_valid=inp.mem_resp_valid,
-                            mem_resp=inp.mem_resp if inp.mem_resp_valid else 0)
-        return inp, i_bus
+        return inp

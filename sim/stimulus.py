@@ -8,7 +8,6 @@ import random
 
 from hdl.descriptor import PAGE_SHIFT, PageSize
 from hdl.ports import AccessRequest, InvalidateOp, InvalidateRequest, MemRequest
-from sim.bus_top import INPUT_BUS
 from sw_model.codec import Codec
 from sw_model.descriptors import AP_EL1_RO, AP_EL1_RW, AP_RO, AP_RW, DESCRIPTOR, encode_ttbr
 from sw_model.memory import SparseMemory
@@ -18,7 +17,6 @@ from sw_model.page_table import AddressSpace, TableAllocator
 ACCESS = Codec(AccessRequest)
 INVALIDATE = Codec(InvalidateRequest)
 MEM_REQUEST = Codec(MemRequest)
-INPUTS = Codec(INPUT_BUS)
 
 TABLE_REGION = (0x0100_0000, 0x0180_0000)
 ASIDS = (1, 2, 3, 7)
@@ -47,8 +45,8 @@ class Environment:
         self.original = {}         # descriptor address -> value it was built with
         self._build_tables()
         self.inputs = MMUInputs()
-        self.req_int = 0
-        self.inv_int = 0
+        self.req_payload = 0
+        self.inv_payload = 0
         self.pending = None        # (due cycle, MemRequest fields)
         self._taken = False        # the access offered last cycle was accepted
         self.recent = []           # (space, va) of the last few new accesses
@@ -166,22 +164,22 @@ class Environment:
 
     def step(self, req_ready, mem_req, resp=None):
         """Inputs of this cycle, given the MMU's outputs (``resp`` is not needed here).
-        Returns (MMUInputs, i_bus)."""
+        Returns the MMUInputs; ``req_payload``/``inv_payload`` hold the packed payloads."""
         r, rates, inp = self.rng, self.rates, self.inputs
         # Access channel: hold the payload until the MMU takes it.
         if self._taken:
             inp.req_valid = 0
         if not inp.req_valid and r.random() < rates.access:
-            self.req_int = self._new_access()
-            inp.req = ACCESS.unpack(self.req_int)
+            self.req_payload = self._new_access()
+            inp.req = ACCESS.unpack(self.req_payload)
             inp.req_valid = 1
             self.stats["accesses"] += 1
         self._taken = inp.req_valid and req_ready
         # Invalidates are always accepted in the cycle they are offered.
         inp.inv_valid = int(r.random() < rates.invalidate)
         if inp.inv_valid:
-            self.inv_int = self._new_invalidate()
-            inp.inv = INVALIDATE.unpack(self.inv_int)
+            self.inv_payload = self._new_invalidate()
+            inp.inv = INVALIDATE.unpack(self.inv_payload)
             self.stats["invalidates"] += 1
         if r.random() < rates.host_write:
             self._host_write()
@@ -202,9 +200,4 @@ class Environment:
             latency = r.randint(1, rates.max_latency)
             self.pending = (self.cycle + latency, MEM_REQUEST.unpack(mem_req))
         self.cycle += 1
-        i_bus = INPUTS.pack(req_valid=inp.req_valid, req=self.req_int if inp.req_valid else 0,
-                            inv_valid=inp.inv_valid, inv=self.inv_int if inp.inv_valid else 0,
-                            mem_req_ready=inp.mem_req_ready,
-                            mem_resp_valid=inp.mem_resp_valid,
-                            mem_resp=inp.mem_resp if inp.mem_resp_valid else 0)
-        return inp, i_bus
+        return inp

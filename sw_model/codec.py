@@ -22,13 +22,13 @@ class Codec:
             nested = Codec(sub) if isinstance(sub, data.Layout) or _is_struct(sub) else None
             self._fields.append((name, field.offset, (1 << Shape.cast(field.shape).width) - 1,
                                  nested))
+        self._names = frozenset(name for name, *_ in self._fields)
 
     def pack(self, **values):
         """Integer with each named field set; absent fields are zero. A nested field takes
         an int or a dict. A value that does not fit its field is a ValueError."""
-        unknown = set(values) - {name for name, *_ in self._fields}
-        if unknown:
-            raise ValueError(f"unknown field(s) {sorted(unknown)}")
+        if not values.keys() <= self._names:
+            raise ValueError(f"unknown field(s) {sorted(values.keys() - self._names)}")
         result = 0
         for name, offset, mask, nested in self._fields:
             value = values.get(name, 0)

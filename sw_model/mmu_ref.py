@@ -53,7 +53,7 @@ class MMURef:
     def outputs(self):
         """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid)."""
         return (int(self.req_ready), self.resp, 1, self.tlb.inv_ack,
-                self.walker.mem_request(), self.tlb.valid_bits())
+                self.walker.mem_request, self.tlb.valid)
 
     def tick(self, inp):
         tlb, walker = self.tlb, self.walker

@@ -36,25 +36,27 @@ class Entry:
 class TLBRef:
     def __init__(self, entries=16):
         self.entries = check_entries(entries)
-        self.valid = [False] * self.entries
+        self.valid = 0                     # bit i: entry i is valid (as in the RTL)
         self.store = [None] * self.entries
         self.rr = 0
         self.inv_ack = 0
 
-    def valid_bits(self):
-        return sum(1 << i for i, v in enumerate(self.valid) if v)
-
     def lookup(self, vpn, asid):
         """Index of the lowest-numbered matching entry, or None."""
+        valid = self.valid
         for i, e in enumerate(self.store):
-            if (self.valid[i] and (vpn & MASK[e.size]) == e.vpn
+            if (valid >> i & 1 and (vpn & MASK[e.size]) == e.vpn
                     and (not e.ng or e.asid == asid)):
                 return i
         return None
 
+    @property
+    def full(self):
+        return self.valid == (1 << self.entries) - 1
+
     def victim(self):
-        for i, v in enumerate(self.valid):
-            if not v:
+        for i in range(self.entries):
+            if not self.valid >> i & 1:
                 return i
         return self.rr
 
@@ -94,12 +96,12 @@ class TLBRef:
         if fill is not None:
             if fill_index is None:
                 slot = self.victim()
-                if all(self.valid):
+                if self.full:
                     self.rr = 0 if self.rr == self.entries - 1 else self.rr + 1
             else:
                 slot = fill_index
         for i in inv_hits:
-            self.valid[i] = False
+            self.valid &= ~(1 << i)
         if slot is not None:
             self.store[slot] = fill
-            self.valid[slot] = True
+            self.valid |= 1 << slot

@@ -26,24 +26,31 @@ class WalkResult:
 class WalkerRef:
     def __init__(self, *, pa_bits=40, ha=True, hd=True):
         self.pa_bits, self.ha, self.hd = check_walker_params(pa_bits, ha, hd)
-        self.state = WalkState.IDLE
         self.req = None
         self.level = 0
         self.table = 0
         self.expected = 0
         self.desired = 0
+        self.state = WalkState.IDLE
 
     @property
     def busy(self):
         return self.state != WalkState.IDLE
 
-    def mem_request(self):
-        """Packed MemRequest while one is offered, else None."""
-        if self.state not in (WalkState.READ, WalkState.CAS):
-            return None
-        cas = self.state == WalkState.CAS
-        return MEM_REQUEST.pack(addr=self.descriptor_address(), cas=int(cas),
-                                expected=self.expected, desired=self.desired)
+    @property
+    def state(self):
+        return self._state
+
+    @state.setter
+    def state(self, state):
+        # The request offered in READ and CAS depends only on registers set on the way in,
+        # so it is packed once per state change rather than every cycle.
+        self._state = state
+        self.mem_request = None
+        if state in (WalkState.READ, WalkState.CAS):
+            self.mem_request = MEM_REQUEST.pack(
+                addr=self.descriptor_address(), cas=int(state == WalkState.CAS),
+                expected=self.expected, desired=self.desired)
 
     def descriptor_address(self):
         index = (self.req.va >> LEVEL_INDEX_SHIFT[self.level]) & 0x1FF

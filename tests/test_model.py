@@ -93,11 +93,12 @@ def test_invalidate_leaves_no_matching_entry(entries, op, va, span, asid):
     for vpn, size, easid, ng in entries:
         tlb.tick(fill=_entry(vpn, size, easid, ng))
     inv = inv_codec.unpack(inv_codec.pack(op=op.value, asid=asid, va=va, end=va + span))
-    before = list(zip(tlb.valid, tlb.store))
+    before = [(tlb.valid >> i & 1, e) for i, e in enumerate(tlb.store)]
     tlb.tick(inv=inv)
+    after = [tlb.valid >> i & 1 for i in range(tlb.entries)]
     ranged = op in (InvalidateOp.RVAE1, InvalidateOp.RVAAE1)
     named_pages = range(va, va + span) if ranged else [va]
-    for (was_valid, e), now_valid in zip(before, tlb.valid):
+    for (was_valid, e), now_valid in zip(before, after):
         if not was_valid:
             continue
         pages = range(e.vpn, e.vpn + ((~MASK[e.size]) & ((1 << 36) - 1)) + 1)
@@ -114,6 +115,7 @@ def test_invalidate_leaves_no_matching_entry(entries, op, va, span, asid):
             InvalidateOp.RVAAE1: overlaps,
         }[op]
         assert now_valid == (not asid_named), (e, op, va, span, asid)
+    assert any(b for b, _ in before)
 
 
 def test_replacement_prefers_invalid_then_round_robin():

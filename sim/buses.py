@@ -1,7 +1,29 @@
-"""The MMU's output bus as the model sees it: pack the model's outputs, split the RTL's,
-and name the fields that differ."""
-from sim.bus_top import output_bus
+"""The bus-wrapped MMU's two buses as integers: the input bus built from an environment's
+inputs, the output bus packed from the model's outputs, split for an environment, and
+compared field by field."""
+from sim.bus_top import INPUT_BUS, output_bus
 from sw_model.codec import Codec
+
+
+class InputBus:
+    def __init__(self):
+        codec = Codec(INPUT_BUS)
+        self.off = {name: codec.field(name)[0] for name in
+                    ("req_valid", "req", "inv_valid", "inv", "mem_req_ready",
+                     "mem_resp_valid", "mem_resp")}
+
+    def pack(self, inp, req, inv):
+        """Integer of the bus for MMUInputs ``inp``; ``req``/``inv`` are the packed
+        payloads (used only while valid)."""
+        off = self.off
+        value = inp.mem_req_ready << off["mem_req_ready"]
+        if inp.req_valid:
+            value |= 1 << off["req_valid"] | req << off["req"]
+        if inp.inv_valid:
+            value |= 1 << off["inv_valid"] | inv << off["inv"]
+        if inp.mem_resp_valid:
+            value |= 1 << off["mem_resp_valid"] | inp.mem_resp << off["mem_resp"]
+        return value
 
 
 class OutputBus:
