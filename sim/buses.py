@@ -67,9 +67,9 @@ class OutputBus:
 
 
 def _diff(exp, act, prefix, out):
-    for name, e in vars(exp).items():
+    for name, e in exp._asdict().items():
         a = getattr(act, name)
-        if hasattr(e, "__dict__"):
+        if hasattr(e, "_asdict"):
             _diff(e, a, f"{prefix}{name}.", out)
         elif e != a:
             out.append((prefix + name, e, a))

@@ -3,7 +3,7 @@
 The RTL and the model share one layout definition; this turns a layout into plain
 (name, offset, width) triples once, so per-cycle packing is a few shifts.
 """
-from types import SimpleNamespace
+from collections import namedtuple
 
 from amaranth.hdl import Shape
 from amaranth.lib import data
@@ -11,7 +11,7 @@ from amaranth.lib import data
 
 class Codec:
     """Converts between an integer and the named fields of ``layout`` (nested structs
-    become nested namespaces; enum fields stay plain integers)."""
+    become nested named tuples; enum fields stay plain integers)."""
 
     def __init__(self, layout):
         self.layout = data.Layout.cast(layout)
@@ -22,32 +22,37 @@ class Codec:
             nested = Codec(sub) if isinstance(sub, data.Layout) or _is_struct(sub) else None
             self._fields.append((name, field.offset, (1 << Shape.cast(field.shape).width) - 1,
                                  nested))
-        self._names = frozenset(name for name, *_ in self._fields)
+        self._by_name = {name: (offset, mask, nested)
+                         for name, offset, mask, nested in self._fields}
+        self._tuple = namedtuple(getattr(layout, "__name__", "Fields"),
+                                 [name for name, *_ in self._fields])
+        self._flat = all(nested is None for *_, nested in self._fields)
 
     def pack(self, **values):
         """Integer with each named field set; absent fields are zero. A nested field takes
         an int or a dict. A value that does not fit its field is a ValueError."""
-        if not values.keys() <= self._names:
-            raise ValueError(f"unknown field(s) {sorted(values.keys() - self._names)}")
         result = 0
-        for name, offset, mask, nested in self._fields:
-            value = values.get(name, 0)
-            if isinstance(value, dict):
+        for name, value in values.items():
+            try:
+                offset, mask, nested = self._by_name[name]
+            except KeyError:
+                raise ValueError(f"unknown field {name!r}") from None
+            if nested is not None and isinstance(value, dict):
                 value = nested.pack(**value)
-            value = int(value)
-            if value < 0 or value > mask:
+            if not 0 <= value <= mask:
                 raise ValueError(f"field {name}={value:#x} does not fit in "
                                  f"{mask.bit_length()} bits")
             result |= value << offset
         return result
 
     def unpack(self, value):
-        """Namespace with one attribute per field."""
-        out = SimpleNamespace()
-        for name, offset, mask, nested in self._fields:
-            field = (value >> offset) & mask
-            setattr(out, name, nested.unpack(field) if nested else field)
-        return out
+        """Immutable named tuple with one attribute per field."""
+        if self._flat:
+            return self._tuple._make([(value >> offset) & mask
+                                      for _, offset, mask, _ in self._fields])
+        return self._tuple._make([nested.unpack((value >> offset) & mask) if nested
+                                  else (value >> offset) & mask
+                                  for _, offset, mask, nested in self._fields])
 
     def field(self, name):
         """(offset, mask) of a top-level field, for hot paths that read just one."""
