@@ -5,14 +5,14 @@ descriptor read and its compare-and-swap, or an invalidate in the middle of a wa
 It has the same ``step`` interface as the random ``sim.stimulus.Environment``, is built
 from plain JSON so the cocotb bench can rebuild it, and records what every access got.
 """
-from hdl.ports import AccessRequest, InvalidateRequest, MemRequest
+from hdl.ports import AccessRequest, InvalidateRequest
+from sim.memory_port import MemoryPort
 from sw_model.codec import Codec
 from sw_model.memory import SparseMemory
 from sw_model.mmu_ref import MMUInputs
 
 ACCESS = Codec(AccessRequest)
 INVALIDATE = Codec(InvalidateRequest)
-MEM_REQUEST = Codec(MemRequest)
 
 
 class ScriptedEnvironment:
@@ -40,11 +40,11 @@ class ScriptedEnvironment:
         self.waiting = False        # an access was accepted, its response not yet seen
         self.offered = False        # an access is being offered
         self.idle = 0
-        self.pending = None
         self.pending_invalidate = None
         self.cycle = 0
         self.results = []           # per access: {"step", "resp", "cycles", "mem": [...]}
         self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
+        self.port = MemoryPort(self.memory, self.stats)
         self.req_payload = self.inv_payload = 0
         self._taken = False
 
@@ -115,21 +115,10 @@ class ScriptedEnvironment:
             inp.inv = INVALIDATE.unpack(inv)
             self.stats["invalidates"] += 1
         # Memory: fixed latency, always ready; hooks run as a request is accepted.
-        inp.mem_resp_valid = 0
-        if self.pending is not None and self.pending[0] == self.cycle:
-            req = self.pending[1]
-            if req.cas:
-                inp.mem_resp = self.memory.cas(req.addr, req.expected, req.desired)
-                self.stats["mem_cas"] += 1
-            else:
-                inp.mem_resp = self.memory.read(req.addr)
-                self.stats["mem_reads"] += 1
-            inp.mem_resp_valid = 1
-            self.pending = None
+        self.port.respond(self.cycle, inp)
         inp.mem_req_ready = 1
         if mem_req is not None:
-            req = MEM_REQUEST.unpack(mem_req)
-            self.pending = (self.cycle + self.latency, req)
+            req = self.port.accept(self.cycle, mem_req, self.latency)
             if self.results:
                 self.results[-1]["mem"].append(["cas" if req.cas else "read", req.addr])
             for hook in self.hooks:

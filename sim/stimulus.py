@@ -7,7 +7,8 @@ model see the same inputs in the same cycles; replaying a seed replays the run.
 import random
 
 from hdl.descriptor import PAGE_SHIFT, PageSize
-from hdl.ports import AccessRequest, InvalidateOp, InvalidateRequest, MemRequest
+from hdl.ports import AccessRequest, InvalidateOp, InvalidateRequest
+from sim.memory_port import MemoryPort
 from sw_model.codec import Codec
 from sw_model.descriptors import AP_EL1_RO, AP_EL1_RW, AP_RO, AP_RW, DESCRIPTOR, encode_ttbr
 from sw_model.memory import SparseMemory
@@ -16,7 +17,6 @@ from sw_model.page_table import AddressSpace, TableAllocator
 
 ACCESS = Codec(AccessRequest)
 INVALIDATE = Codec(InvalidateRequest)
-MEM_REQUEST = Codec(MemRequest)
 
 TABLE_REGION = (0x0100_0000, 0x0180_0000)
 ASIDS = (1, 2, 3, 7)
@@ -47,11 +47,11 @@ class Environment:
         self.inputs = MMUInputs()
         self.req_payload = 0
         self.inv_payload = 0
-        self.pending = None        # (due cycle, MemRequest fields)
         self._taken = False        # the access offered last cycle was accepted
         self.recent = []           # (space, va) of the last few new accesses
         self.cycle = 0
         self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
+        self.port = MemoryPort(self.memory, self.stats)
 
     # -- page tables ------------------------------------------------------------------
     def _attrs(self):
@@ -183,21 +183,9 @@ class Environment:
             self.stats["invalidates"] += 1
         if r.random() < rates.host_write:
             self._host_write()
-        # Memory: one request in flight; it is performed when its response is given.
-        inp.mem_resp_valid = 0
-        if self.pending is not None and self.pending[0] == self.cycle:
-            req = self.pending[1]
-            if req.cas:
-                inp.mem_resp = self.memory.cas(req.addr, req.expected, req.desired)
-                self.stats["mem_cas"] += 1
-            else:
-                inp.mem_resp = self.memory.read(req.addr)
-                self.stats["mem_reads"] += 1
-            inp.mem_resp_valid = 1
-            self.pending = None
+        self.port.respond(self.cycle, inp)
         inp.mem_req_ready = int(r.random() < rates.mem_ready)
         if mem_req is not None and inp.mem_req_ready:
-            latency = r.randint(1, rates.max_latency)
-            self.pending = (self.cycle + latency, MEM_REQUEST.unpack(mem_req))
+            self.port.accept(self.cycle, mem_req, r.randint(1, rates.max_latency))
         self.cycle += 1
         return inp

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from hdl.descriptor import FaultKind, PageSize
 from hdl.ports import InvalidateOp
 from sim.scripted import ScriptedEnvironment
-from sw_model.descriptors import (AP_EL1_RW, AP_RO, AP_RW, DESCRIPTOR, decode, encode_leaf,
+from sw_model.descriptors import (AP_EL1_RW, AP_RO, AP_RW, DESCRIPTOR, encode_leaf,
                                   encode_table, encode_ttbr)
 from sw_model.memory import SparseMemory
 from sw_model.page_table import AddressSpace, TableAllocator
@@ -158,9 +158,9 @@ def build_cases(hw_update=True):
     b.access(0x1000_7000, exec_=1, el0=1, expect=walk(pa=0x8000_7000, reads=0))
 
     # Access flag and dirty state.
-    af0 = s.map(0x1000_8000, 0x8000_8000, ap=AP_RW, af=0)[0]
-    clean = s.map(0x1000_9000, 0x8000_9000, ap=AP_RO, dbm=1)[0]
-    clean2 = s.map(0x1000_a000, 0x8000_a000, ap=AP_RO, dbm=1)[0]
+    s.map(0x1000_8000, 0x8000_8000, ap=AP_RW, af=0)
+    s.map(0x1000_9000, 0x8000_9000, ap=AP_RO, dbm=1)
+    s.map(0x1000_a000, 0x8000_a000, ap=AP_RO, dbm=1)
     if hw_update:
         b.case("hardware access flag update (CAS)")
         b.access(0x1000_8000, expect=walk(pa=0x8000_8000, reads=4, cas=1))
