@@ -23,8 +23,9 @@ INPUT_BUS = data.StructLayout({
 
 
 def output_bus(tlb_entries):
-    """Every output port, plus the TLB's valid bits (an internal observable, so that a
-    wrong fill or invalidate shows up the cycle it happens)."""
+    """Every output port, plus the TLB's valid bits and round-robin pointer (internal
+    observables, so that a wrong fill, invalidate or replacement choice shows up in the
+    cycle it happens)."""
     return data.StructLayout({
         "req_ready": 1,
         "resp_valid": 1,
@@ -34,6 +35,7 @@ def output_bus(tlb_entries):
         "mem_req_valid": 1,
         "mem_req": MemRequest,
         "tlb_valid": tlb_entries,
+        "tlb_rr": range(tlb_entries),
     })
 
 
@@ -64,5 +66,6 @@ class BusTop(wiring.Component):
             o.mem_req_valid.eq(mmu.mem_req.valid),
             o.mem_req.eq(Mux(mmu.mem_req.valid, mmu.mem_req.payload.as_value(), 0)),
             o.tlb_valid.eq(mmu.tlb.valid),
+            o.tlb_rr.eq(mmu.tlb.rr),
         ]
         return m

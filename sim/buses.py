@@ -31,18 +31,18 @@ class OutputBus:
         self.codec = Codec(output_bus(tlb_entries))
         off = {name: self.codec.field(name)[0] for name in
                ("req_ready", "resp_valid", "resp", "inv_ready", "inv_ack", "mem_req_valid",
-                "mem_req", "tlb_valid")}
+                "mem_req", "tlb_valid", "tlb_rr")}
         self.off = off
         self.resp_mask = self.codec.field("resp")[1]
         self.mem_req_mask = self.codec.field("mem_req")[1]
-        self.tlb_mask = self.codec.field("tlb_valid")[1]
 
     def pack(self, outputs):
         """Integer of the bus for the model's ``MMURef.outputs()`` tuple."""
-        req_ready, resp, inv_ready, inv_ack, mem_req, tlb_valid = outputs
+        req_ready, resp, inv_ready, inv_ack, mem_req, tlb_valid, tlb_rr = outputs
         off = self.off
         value = (req_ready << off["req_ready"] | inv_ready << off["inv_ready"]
-                 | inv_ack << off["inv_ack"] | tlb_valid << off["tlb_valid"])
+                 | inv_ack << off["inv_ack"] | tlb_valid << off["tlb_valid"]
+                 | tlb_rr << off["tlb_rr"])
         if resp is not None:
             value |= 1 << off["resp_valid"] | resp << off["resp"]
         if mem_req is not None:

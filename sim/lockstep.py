@@ -12,7 +12,7 @@ from pathlib import Path
 from sim.build import DEFAULT_BUILD_ROOT, TOPLEVEL, build
 from sim.buses import OutputBus
 from sim.scripted import ScriptedEnvironment
-from sim.stimulus import Environment
+from sim.stimulus import Environment, Rates
 from sw_model.mmu_ref import MMURef
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,19 +39,22 @@ class RunResult:
 
 
 def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None, bugs=(),
-            script=None, build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True,
+            script=None, rates=None, build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True,
             waves=False):
     """One cocotb run. ``mode`` is "lockstep" (model compared every cycle) or "plain"
     (the same stimulus, no model). ``script`` (a ScriptedEnvironment's JSON) replaces the
-    seeded random environment, and the run ends when the script does. On a divergence the
+    seeded random environment, and the run ends when the script does; ``rates`` (a dict of
+    ``sim.stimulus.Rates`` fields) changes the random one's mix. On a divergence the
     run is replayed with waveform dumping, up to a few cycles past the divergence."""
     mmu = dict(DEFAULT_MMU, **(mmu or {}))
+    rates = dict(rates or {})
+    Rates(**rates)                          # refuse a bad mix here, not in the simulator
     runner, build_dir = build(sim, mmu, build_root, waves=waves)
     test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
     test_dir.mkdir(parents=True)
     result_path = test_dir / "result.json"
     cfg = dict(cycles=cycles, seed=seed, mode=mode, mmu=mmu, bugs=list(bugs),
-               script=script, result=str(result_path))
+               script=script, rates=rates, result=str(result_path))
     env = {"SHOOTDOWN_LOCKSTEP": json.dumps(cfg),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
@@ -67,7 +70,8 @@ def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None
                        peak_rss_kb=raw.get("peak_rss_kb", 0))
     if result.status == "diverged" and waves_on_divergence and not waves:
         replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
-                         bugs=bugs, script=script, build_root=build_root, waves=True)
+                         bugs=bugs, script=script, rates=rates, build_root=build_root,
+                         waves=True)
         result.waves = replay.waves
     elif waves:
         found = sorted(test_dir.glob("*.vcd")) + sorted(build_dir.glob("*.fst"))

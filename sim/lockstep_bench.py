@@ -12,7 +12,7 @@ from cocotb.triggers import FallingEdge
 
 from sim.buses import InputBus, OutputBus
 from sim.scripted import ScriptedEnvironment
-from sim.stimulus import Environment
+from sim.stimulus import Environment, Rates
 from sw_model.mmu_ref import MMURef
 
 
@@ -23,7 +23,8 @@ async def lockstep(dut):
     if cfg.get("script"):
         env = ScriptedEnvironment.from_json(cfg["script"], params["pa_bits"])
     else:
-        env = Environment(cfg["seed"], pa_bits=params["pa_bits"])
+        env = Environment(cfg["seed"], pa_bits=params["pa_bits"],
+                          rates=Rates(**cfg.get("rates", {})))
     bus = OutputBus(params["tlb_entries"])
     in_bus = InputBus()
     compare = cfg["mode"] == "lockstep"

@@ -5,6 +5,7 @@ Everything it does follows from the seed and from the MMU's outputs, so the RTL 
 model see the same inputs in the same cycles; replaying a seed replays the run.
 """
 import random
+from dataclasses import dataclass
 
 from hdl.descriptor import PAGE_SHIFT, PageSize
 from hdl.ports import AccessRequest, InvalidateOp, InvalidateRequest
@@ -23,17 +24,27 @@ ASIDS = (1, 2, 3, 7)
 GLOBAL_VA = 0x7F00_0000_0000
 
 
+@dataclass(frozen=True)
 class Rates:
     """Per-cycle probabilities of the environment's actions."""
-    access = 0.6          # offer a new access when none is pending
-    invalidate = 0.01
-    host_write = 0.01
-    mem_ready = 0.75
-    max_latency = 4
+    access: float = 0.6          # offer a new access when none is pending
+    invalidate: float = 0.01
+    host_write: float = 0.01
+    mem_ready: float = 0.75
+    max_latency: int = 4         # memory answers 1..max_latency cycles after a request
+
+    def __post_init__(self):
+        for name in ("access", "invalidate", "host_write", "mem_ready"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"rate {name}={getattr(self, name)!r} is not in [0, 1]")
+        if self.mem_ready == 0:
+            raise ValueError("mem_ready=0 would stall every walk forever")
+        if not isinstance(self.max_latency, int) or self.max_latency < 1:
+            raise ValueError(f"max_latency={self.max_latency!r} must be an integer >= 1")
 
 
 class Environment:
-    def __init__(self, seed, *, pa_bits=40, rates=Rates):
+    def __init__(self, seed, *, pa_bits=40, rates=Rates()):
         self.seed = seed
         self.rng = random.Random(seed)
         self.rates = rates

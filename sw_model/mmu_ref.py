@@ -51,9 +51,10 @@ class MMURef:
         return self.state == MMUState.IDLE
 
     def outputs(self):
-        """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid)."""
+        """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid, tlb_rr):
+        the ports, then the TLB's valid bits and round-robin pointer."""
         return (int(self.req_ready), self.resp, 1, self.tlb.inv_ack,
-                self.walker.mem_request, self.tlb.valid)
+                self.walker.mem_request, self.tlb.valid, self.tlb.rr)
 
     def tick(self, inp):
         tlb, walker = self.tlb, self.walker

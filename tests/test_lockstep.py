@@ -4,6 +4,7 @@ Each run prints its seed and the command that replays it."""
 import os
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from sim.lockstep import describe, run_model, run_rtl
 
@@ -58,3 +59,27 @@ def test_plain_bench_and_model_alone_run(build_root):
     assert plain.status == model.status == "ok"
     # Same seed, same stimulus, whichever side computed the outputs it reacted to.
     assert plain.stats == model.stats
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1),
+       rates=st.fixed_dictionaries({
+           "access": st.floats(0.05, 1.0), "invalidate": st.floats(0.0, 0.2),
+           "host_write": st.floats(0.0, 0.1), "mem_ready": st.floats(0.1, 1.0),
+           "max_latency": st.integers(1, 12)}))
+def test_lockstep_generated_stimulus_mixes(seed, rates, build_root):
+    """Generated mixes: invalidate storms, always-ready or sluggish memory, long latency."""
+    print(_replay("verilator", seed, 5_000), "with rates", rates)
+    result = run_rtl("verilator", cycles=5_000, seed=seed, rates=rates, build_root=build_root,
+                     waves_on_divergence=False)
+    assert result.status == "ok", "\n".join(describe(result))
+
+
+@pytest.mark.parametrize("rates,message", [
+    ({"invalidate": 1.5}, "rate invalidate=1.5 is not in"),
+    ({"mem_ready": 0}, "stall every walk"),
+    ({"max_latency": 0}, "max_latency=0"),
+])
+def test_bad_stimulus_mix(rates, message):
+    with pytest.raises(ValueError, match=message):
+        run_rtl("verilator", cycles=10, rates=rates)
