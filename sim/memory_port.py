@@ -21,6 +21,7 @@ class MemoryPort:
         if req.cas:
             inp.mem_resp = self.memory.cas(req.addr, req.expected, req.desired)
             self.stats["mem_cas"] += 1
+            self.stats["mem_cas_failed"] += inp.mem_resp != req.expected
         else:
             inp.mem_resp = self.memory.read(req.addr)
             self.stats["mem_reads"] += 1

@@ -43,7 +43,8 @@ class ScriptedEnvironment:
         self.pending_invalidate = None
         self.cycle = 0
         self.results = []           # per access: {"step", "resp", "cycles", "mem": [...]}
-        self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
+        self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0,
+                          mem_cas_failed=0)
         self.port = MemoryPort(self.memory, self.stats)
         self.req_payload = self.inv_payload = 0
         self._taken = False

@@ -32,9 +32,10 @@ class Rates:
     host_write: float = 0.01
     mem_ready: float = 0.75
     max_latency: int = 4         # memory answers 1..max_latency cycles after a request
+    cas_race: float = 0.25       # per cycle of a CAS in flight: the host rewrites that word
 
     def __post_init__(self):
-        for name in ("access", "invalidate", "host_write", "mem_ready"):
+        for name in ("access", "invalidate", "host_write", "mem_ready", "cas_race"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"rate {name}={getattr(self, name)!r} is not in [0, 1]")
         if self.mem_ready == 0:
@@ -60,8 +61,10 @@ class Environment:
         self.inv_payload = 0
         self._taken = False        # the access offered last cycle was accepted
         self.recent = []           # (space, va) of the last few new accesses
+        self.last_read = None      # address of the walker's last memory request
         self.cycle = 0
-        self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0)
+        self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0,
+                          mem_cas_failed=0)
         self.port = MemoryPort(self.memory, self.stats)
 
     # -- page tables ------------------------------------------------------------------
@@ -151,9 +154,13 @@ class Environment:
         return INVALIDATE.pack(op=op.value, asid=asid, va=va & ((1 << 36) - 1),
                                end=min(end, (1 << 36) - 1))
 
-    def _host_write(self):
+    def _host_write(self, addr=None):
         r = self.rng
-        addr = r.choice(self.leaves)
+        if addr is None:
+            if self.last_read in self.original and r.random() < 0.5:
+                addr = self.last_read       # what the walker just read, or filled from
+            else:
+                addr = r.choice(self.leaves)
         old = self.memory.read(addr)
         how = r.randrange(8)
         if how >= 6:
@@ -194,9 +201,13 @@ class Environment:
             self.stats["invalidates"] += 1
         if r.random() < rates.host_write:
             self._host_write()
+        pending = self.port.pending
+        if pending is not None and pending[1].cas and r.random() < rates.cas_race:
+            self._host_write(pending[1].addr)       # lands before the CAS is performed
         self.port.respond(self.cycle, inp)
         inp.mem_req_ready = int(r.random() < rates.mem_ready)
         if mem_req is not None and inp.mem_req_ready:
-            self.port.accept(self.cycle, mem_req, r.randint(1, rates.max_latency))
+            req = self.port.accept(self.cycle, mem_req, r.randint(1, rates.max_latency))
+            self.last_read = req.addr
         self.cycle += 1
         return inp

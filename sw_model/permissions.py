@@ -4,22 +4,20 @@
 def check_permission(ap1, ap2, uxn, pxn, dbm, write, exec_, el0, hd):
     """Return (permission_fault, needs_dirty_update) for one access.
 
-    AP[1] grants EL0 access, AP[2] makes the page read-only; EL1 may not execute a page
-    that EL0 can write; a write to a read-only page with DBM set is allowed when hardware
-    dirty-state management (``hd``) is on, and then needs the descriptor updated.
+    An instruction fetch (``exec_``; its ``write`` is ignored) checks only execute
+    permission: UXN at EL0, whatever AP[1] says (execute-only pages); at EL1, PXN, and no
+    execution from a page EL0 can write. A data access checks AP[1] (EL0 access) and
+    AP[2] (read-only). With hardware dirty management (``hd``) a read-only page with DBM
+    set is writable-clean: it counts as writable, and a write to it needs AP[2] cleared.
     """
-    fault = False
-    if el0 and not ap1:
-        fault = True
+    writable_clean = ap2 and dbm and hd
     if exec_:
-        if el0 and uxn:
-            fault = True
-        if not el0 and (pxn or (ap1 and not ap2)):
-            fault = True
-    needs_dirty = False
+        if el0:
+            return bool(uxn), False
+        el0_writable = ap1 and (not ap2 or writable_clean)
+        return bool(pxn or el0_writable), False
+    if el0 and not ap1:
+        return True, False
     if write and ap2:
-        if dbm and hd:
-            needs_dirty = True
-        else:
-            fault = True
-    return fault, needs_dirty and not fault
+        return (False, True) if writable_clean else (True, False)
+    return False, False

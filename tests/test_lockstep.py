@@ -26,6 +26,7 @@ def test_lockstep_100k_cycles(sim, build_root):
     # The stimulus did exercise what the diff is for.
     assert stats["accesses"] > 5000 and stats["invalidates"] > 700
     assert stats["host_writes"] > 700 and stats["mem_cas"] > 50
+    assert stats["mem_cas_failed"] > 5         # host writes raced the walker's CAS
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

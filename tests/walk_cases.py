@@ -157,6 +157,18 @@ def build_cases(hw_update=True):
     b.access(0x1000_7000, exec_=1, expect=walk(FaultKind.PERMISSION, 3, reads=4))
     b.access(0x1000_7000, exec_=1, el0=1, expect=walk(pa=0x8000_7000, reads=0))
 
+    s.map(0x1000_e000, 0x8000_e000, ap=AP_EL1_RW, uxn=0, pxn=1)
+    b.case("EL0 execute-only page: fetch allowed, data access faults")
+    b.access(0x1000_e000, exec_=1, el0=1, expect=walk(pa=0x8000_e000, reads=4))
+    b.access(0x1000_e000, el0=1, expect=walk(FaultKind.PERMISSION, 3, reads=0))
+    s.map(0x1000_f000, 0x8000_f000, ap=AP_RO, dbm=1)
+    if hw_update:
+        b.case("writable-clean (DBM) page counts as EL0-writable: no EL1 execution")
+        b.access(0x1000_f000, exec_=1, expect=walk(FaultKind.PERMISSION, 3, reads=4))
+    else:
+        b.case("without hardware dirty update a DBM page is read-only: EL1 may execute")
+        b.access(0x1000_f000, exec_=1, expect=walk(pa=0x8000_f000, reads=4))
+
     # Access flag and dirty state.
     s.map(0x1000_8000, 0x8000_8000, ap=AP_RW, af=0)
     s.map(0x1000_9000, 0x8000_9000, ap=AP_RO, dbm=1)
