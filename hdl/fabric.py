@@ -11,14 +11,26 @@ taken, every invalidate taken before it — from its source or any other — is 
 everywhere: the sync completes at once. ``done[i]`` pulses the cycle after source i's
 request completes.
 
-``completed_gen`` holds the generation of the latest completed invalidate that carried
-one; it never decreases, and since invalidates complete in the order they were taken,
-every invalidate taken before it is complete too. Sources must issue generations in
-increasing order for that to mean "all generations up to it".
+Targeted shootdowns (the IPI model): a SHOOTDOWN request names CPUs by ``mask``. Taking
+it puts the invalidate in each named CPU's mailbox and frees the fabric at once; a CPU
+takes it from its ``ipi`` port when it can (a CPU with interrupts off delays it),
+applies it to its own TLB and acknowledges on ``ipi_ack``. The shootdown is complete, and
+its source's ``done`` pulses, when every named CPU has acknowledged. One shootdown is in
+flight at a time; a later one waits in its source's buffer while other sources go on.
+A sync waits for broadcast invalidates only, as a DSB does not wait for IPIs: so a CPU
+that has interrupts off can still complete its own invalidates and syncs.
+
+``completed_gen`` never decreases and never reaches the generation of a request still in
+the fabric (buffered, being delivered, or a shootdown in flight): each cycle it moves up
+to the highest generation completed so far, capped below the lowest one still pending.
+So when it reads g, every request with a generation up to g that the fabric has received
+is complete. (It shows a completion two cycles after the last acknowledgement: one for
+the completion to register, one for the cap.) Software must hand out generations in the
+order it issues them for the register to mean "all generations up to g".
 
 Model twin: ``sw_model.fabric_ref.FabricRef``.
 """
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,9 +41,10 @@ MAX_DEVICES = 2
 GEN_BITS = 32
 
 
-class FabricOp(enum.Enum, shape=1):
+class FabricOp(enum.Enum, shape=2):
     INVALIDATE = 0    # TLBI ...IS
     SYNC = 1          # DSB ISH: completes when every earlier invalidate is complete
+    SHOOTDOWN = 2     # an IPI to the CPUs in ``mask``, each invalidating its own TLB
 
 
 class FabricRequest(data.Struct):
@@ -40,6 +53,7 @@ class FabricRequest(data.Struct):
     devices: 1        # deliver the invalidate to the device TLBs too
     gen_valid: 1
     gen: GEN_BITS
+    mask: MAX_CPUS    # SHOOTDOWN: the CPUs to interrupt
 
 
 def check_fabric_params(cpus, devices):
@@ -66,6 +80,8 @@ class InvalidateFabric(wiring.Component):
             "done": Out(self.sources),
             "tgt": Out(stream.Signature(InvalidateRequest)).array(self.targets),
             "tgt_ack": In(self.targets),
+            "ipi": Out(stream.Signature(InvalidateRequest)).array(cpus),
+            "ipi_ack": In(cpus),
             "completed_gen": Out(GEN_BITS),
         })
         self.busy = Signal()
@@ -75,6 +91,11 @@ class InvalidateFabric(wiring.Component):
         self.take = Signal()
         self.take_sync = Signal()
         self.to_send = Signal(self.targets)     # targets that have not taken it yet
+        self.sd_wait = Signal(cpus)             # CPUs yet to acknowledge the shootdown
+        self.sd_gen_valid = Signal()
+        self.sd_gen = Signal(GEN_BITS)
+        self.max_done_gen = Signal(GEN_BITS)    # highest generation completed so far
+        self.slot_kinds = [Signal(FabricOp, name=f"slot_kind{i}") for i in range(self.sources)]
 
     def elaborate(self, platform):
         m = Module()
@@ -88,12 +109,19 @@ class InvalidateFabric(wiring.Component):
         # One buffered request per source: ready while the buffer is empty.
         pending = self.pending
         slots = [Signal(FabricRequest, name=f"slot{i}") for i in range(self.sources)]
+        m.d.comb += [self.slot_kinds[i].eq(slots[i].kind) for i in range(self.sources)]
         for i in range(self.sources):
             m.d.comb += self.src[i].ready.eq(~pending[i])
             with m.If(self.src[i].valid & ~pending[i]):
                 m.d.sync += [slots[i].eq(self.src[i].payload), pending[i].eq(1)]
 
-        # Round-robin: the first buffered request at or after the pointer.
+        # Round-robin: the first buffered request at or after the pointer that can go
+        # now (a shootdown waits while another is in flight).
+        sd_busy = self.sd_wait != 0
+        eligible = Signal(self.sources)
+        for i in range(self.sources):
+            m.d.comb += eligible[i].eq(pending[i] & ~(sd_busy & (slots[i].kind
+                                                                 == FabricOp.SHOOTDOWN)))
         grant = Signal(range(self.sources))
         any_valid = Signal()
         with m.Switch(self.rr):
@@ -101,7 +129,7 @@ class InvalidateFabric(wiring.Component):
                 with m.Case(start):
                     for offset in reversed(range(self.sources)):
                         i = (start + offset) % self.sources
-                        with m.If(pending[i]):
+                        with m.If(eligible[i]):
                             m.d.comb += [grant.eq(i), any_valid.eq(1)]
         taken = Signal(FabricRequest)
         for i in range(self.sources):
@@ -111,7 +139,25 @@ class InvalidateFabric(wiring.Component):
         for j in range(self.targets):
             m.d.comb += [self.tgt[j].valid.eq(to_send[j]),
                          self.tgt[j].payload.eq(current.inv)]
-        m.d.sync += self.done.eq(0)
+
+        # Shootdown mailboxes, one per CPU, all holding the one shootdown in flight.
+        sd_send = Signal(self.cpus)
+        sd_inv = Signal(InvalidateRequest)
+        sd_owner = Signal(range(self.sources))
+        sd_gen_valid, sd_gen = self.sd_gen_valid, self.sd_gen
+        for c in range(self.cpus):
+            m.d.comb += [self.ipi[c].valid.eq(sd_send[c]), self.ipi[c].payload.eq(sd_inv)]
+        ipi_taken = Signal(self.cpus)
+        for c in range(self.cpus):
+            m.d.comb += ipi_taken[c].eq(self.ipi[c].valid & self.ipi[c].ready)
+        sd_remaining = self.sd_wait & ~self.ipi_ack
+        m.d.sync += [sd_send.eq(sd_send & ~ipi_taken), self.sd_wait.eq(sd_remaining)]
+
+        done = Signal(self.sources)          # completed by the engine this cycle
+        sd_done = Signal(self.sources)       # completed by the shootdown this cycle
+        engine_gen = Signal(GEN_BITS)        # generations completed this cycle (0: none)
+        shootdown_gen = Signal(GEN_BITS)
+        m.d.sync += self.done.eq(done | sd_done)
 
         m.d.comb += [self.take.eq(~self.busy & any_valid),
                      self.take_sync.eq(self.take & (taken.kind == FabricOp.SYNC))]
@@ -119,7 +165,14 @@ class InvalidateFabric(wiring.Component):
             m.d.sync += [self.rr.eq(Mux(grant == self.sources - 1, 0, grant + 1)),
                          pending.bit_select(grant, 1).eq(0)]
             with m.If(taken.kind == FabricOp.SYNC):
-                m.d.sync += self.done.eq(1 << grant)
+                m.d.comb += done.eq(1 << grant)
+            with m.Elif(taken.kind == FabricOp.SHOOTDOWN):
+                mask = taken.mask[:self.cpus]
+                m.d.sync += [sd_send.eq(mask), self.sd_wait.eq(mask), sd_inv.eq(taken.inv),
+                             sd_owner.eq(grant), sd_gen_valid.eq(taken.gen_valid),
+                             sd_gen.eq(taken.gen)]
+                with m.If(mask == 0):
+                    m.d.comb += done.eq(1 << grant)     # nobody to interrupt
             with m.Else():
                 targets = Mux(taken.devices, cpu_mask | device_mask, cpu_mask)
                 m.d.sync += [current.eq(taken), owner.eq(grant), to_send.eq(targets),
@@ -132,7 +185,33 @@ class InvalidateFabric(wiring.Component):
             remaining = to_ack & ~self.tgt_ack
             m.d.sync += [to_send.eq(to_send & ~accepted), to_ack.eq(remaining)]
             with m.If(remaining == 0):
-                m.d.sync += [self.busy.eq(0), self.done.eq(1 << owner)]
-                with m.If(current.gen_valid & (current.gen > self.completed_gen)):
-                    m.d.sync += self.completed_gen.eq(current.gen)
+                m.d.sync += self.busy.eq(0)
+                m.d.comb += done.eq(1 << owner)
+                with m.If(current.gen_valid):
+                    m.d.comb += engine_gen.eq(current.gen)
+
+        # The shootdown completes when its last CPU acknowledges.
+        sd_completing = sd_busy & (sd_remaining == 0)
+        with m.If(sd_completing):
+            m.d.comb += sd_done.eq(1 << sd_owner)
+            with m.If(sd_gen_valid):
+                m.d.comb += shootdown_gen.eq(sd_gen)
+        m.d.sync += self.max_done_gen.eq(_max(self.max_done_gen,
+                                              _max(engine_gen, shootdown_gen)))
+
+        # The lowest generation still in the fabric caps the completed one.
+        candidates = [(pending[i] & slots[i].gen_valid, slots[i].gen)
+                      for i in range(self.sources)]
+        candidates += [(self.busy & current.gen_valid, current.gen),
+                       (sd_busy & sd_gen_valid, sd_gen)]
+        lowest = Const(1 << GEN_BITS, GEN_BITS + 1)     # 2**GEN_BITS: nothing pending
+        for present, gen in candidates:
+            lowest = Mux(present & (gen < lowest), gen, lowest)
+        reachable = Mux(self.max_done_gen < lowest, self.max_done_gen, lowest - 1)
+        with m.If(reachable > self.completed_gen):
+            m.d.sync += self.completed_gen.eq(reachable)
         return m
+
+
+def _max(a, b):
+    return Mux(a > b, a, b)

@@ -42,14 +42,16 @@ class InvalidateRequest(data.Struct):
 
 
 class MemRequest(data.Struct):
-    """A 64-bit read, or an atomic compare-and-swap (CASAL-like) when ``cas`` is set."""
+    """A 64-bit read; an atomic compare-and-swap (CASAL-like) when ``cas`` is set; a
+    write of ``desired`` when ``write`` is set (only the host writes)."""
     addr: 48
     cas: 1
     expected: 64
     desired: 64
+    write: 1
 
 
 class MemResponse(data.Struct):
-    """Read data, or for a CAS the old memory value (the swap happened iff it equals
-    ``expected``)."""
+    """The old value of the word: read data; for a CAS, the swap happened iff it equals
+    ``expected``; for a write, what it overwrote."""
     data: 64

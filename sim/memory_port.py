@@ -10,6 +10,7 @@ MEM_REQUEST = Codec(MemRequest)
 class MemoryPort:
     def __init__(self, memory, stats):
         self.memory, self.stats = memory, stats
+        stats.setdefault("mem_writes", 0)
         self.pending = None            # (due cycle, MemRequest fields)
 
     def respond(self, cycle, inp):
@@ -22,6 +23,10 @@ class MemoryPort:
             inp.mem_resp = self.memory.cas(req.addr, req.expected, req.desired)
             self.stats["mem_cas"] += 1
             self.stats["mem_cas_failed"] += inp.mem_resp != req.expected
+        elif req.write:
+            inp.mem_resp = self.memory.read(req.addr)
+            self.memory.write(req.addr, req.desired)
+            self.stats["mem_writes"] += 1
         else:
             inp.mem_resp = self.memory.read(req.addr)
             self.stats["mem_reads"] += 1

@@ -8,15 +8,14 @@ INV_OFFSET, INV_MASK = FABRIC_REQUEST.field("inv")
 
 
 class FabricInputs:
-    """The inputs of one cycle: per source a valid bit and a packed FabricRequest, per
-    target its ready and ack bits (as masks)."""
-    __slots__ = ("src_valid", "src_payload", "tgt_ready", "tgt_ack")
+    """The inputs of one cycle: per source a valid bit and a packed FabricRequest; per
+    target its ready and ack bits, per CPU its ipi ready and ack bits (as masks)."""
+    __slots__ = ("src_valid", "src_payload", "tgt_ready", "tgt_ack", "ipi_ready", "ipi_ack")
 
     def __init__(self, sources):
         self.src_valid = 0
         self.src_payload = [0] * sources
-        self.tgt_ready = 0
-        self.tgt_ack = 0
+        self.tgt_ready = self.tgt_ack = self.ipi_ready = self.ipi_ack = 0
 
 
 class FabricRef:
@@ -33,32 +32,65 @@ class FabricRef:
         self.owner = 0
         self.to_send = 0
         self.to_ack = 0
+        # The shootdown in flight: mailboxes not yet taken, CPUs yet to acknowledge.
+        self.sd_send = 0
+        self.sd_wait = 0
+        self.sd_inv = 0
+        self.sd_owner = 0
+        self.sd_gen_valid = 0
+        self.sd_gen = 0
+        self.max_done_gen = 0                  # highest generation completed so far
         self.done = 0
         self.completed_gen = 0
 
     def outputs(self):
         """(src_ready mask, done mask, tgt_valid mask, packed InvalidateRequest delivered
-        or None, completed_gen)."""
-        inv = self.current_inv if self.to_send else None
-        return (~self.pending & ((1 << self.sources) - 1), self.done, self.to_send, inv,
-                self.completed_gen)
+        or None, completed_gen, ipi_valid mask, packed shootdown invalidate or None)."""
+        return (~self.pending & ((1 << self.sources) - 1), self.done, self.to_send,
+                self.current_inv if self.to_send else None, self.completed_gen,
+                self.sd_send, self.sd_inv if self.sd_send else None)
+
+    def _eligible(self, i):
+        if not self.pending >> i & 1:
+            return False
+        shootdown = FABRIC_REQUEST.unpack(self.slots[i]).kind == FabricOp.SHOOTDOWN.value
+        return not (shootdown and self.sd_wait)
 
     def grant(self):
-        """The first buffered request at or after the round-robin pointer, or None."""
+        """The first buffered request at or after the round-robin pointer that can go
+        now (a shootdown waits while another is in flight), or None."""
         for offset in range(self.sources):
             i = (self.rr + offset) % self.sources
-            if self.pending >> i & 1:
+            if self._eligible(i):
                 return i
         return None
+
+    def lowest_pending_gen(self):
+        """The lowest generation still in the fabric, or 2**32 when there is none."""
+        gens = [FABRIC_REQUEST.unpack(self.slots[i]) for i in range(self.sources)
+                if self.pending >> i & 1]
+        lowest = [r.gen for r in gens if r.gen_valid]
+        if self.busy and self.current.gen_valid:
+            lowest.append(self.current.gen)
+        if self.sd_wait and self.sd_gen_valid:
+            lowest.append(self.sd_gen)
+        return min(lowest, default=1 << 32)
 
     def tick(self, inp):
         cpu_mask = (1 << self.cpus) - 1
         all_mask = (1 << self.targets) - 1
-        pending, done = self.pending, 0
+        # The completed generation moves up to what completed, below what is pending.
+        reachable = min(self.max_done_gen, self.lowest_pending_gen() - 1)
+        self.completed_gen = max(self.completed_gen, reachable)
+        pending, done, sd_done = self.pending, 0, 0
         for i in range(self.sources):
             if inp.src_valid >> i & 1 and not self.pending >> i & 1:
                 self.slots[i] = inp.src_payload[i]
                 pending |= 1 << i
+        sd_busy = self.sd_wait != 0
+        sd_remaining = self.sd_wait & ~inp.ipi_ack
+        sd_send = self.sd_send & ~(self.sd_send & inp.ipi_ready)
+        sd_wait = sd_remaining
         grant = self.grant()
         if not self.busy and grant is not None:
             self.rr = 0 if grant == self.sources - 1 else grant + 1
@@ -66,6 +98,13 @@ class FabricRef:
             taken = FABRIC_REQUEST.unpack(self.slots[grant])
             if taken.kind == FabricOp.SYNC.value:
                 done = 1 << grant
+            elif taken.kind == FabricOp.SHOOTDOWN.value:
+                mask = taken.mask & cpu_mask
+                sd_send = sd_wait = mask
+                self.sd_inv = (self.slots[grant] >> INV_OFFSET) & INV_MASK
+                self.sd_owner, self.sd_gen_valid, self.sd_gen = grant, taken.gen_valid, taken.gen
+                if mask == 0:
+                    done = 1 << grant               # nobody to interrupt
             else:
                 self.current, self.owner = taken, grant
                 self.current_inv = (self.slots[grant] >> INV_OFFSET) & INV_MASK
@@ -78,9 +117,12 @@ class FabricRef:
             if remaining == 0:
                 self.busy = False
                 done = 1 << self.owner
-                gen = self.current.gen
-                if self.current.gen_valid and gen > self.completed_gen:
-                    self.completed_gen = gen
-        self.pending = pending
-        self.done = done
-
+                if self.current.gen_valid:
+                    self.max_done_gen = max(self.max_done_gen, self.current.gen)
+        # The shootdown completes when its last CPU acknowledges.
+        if sd_busy and sd_remaining == 0:
+            sd_done = 1 << self.sd_owner
+            if self.sd_gen_valid:
+                self.max_done_gen = max(self.max_done_gen, self.sd_gen)
+        self.pending, self.sd_send, self.sd_wait = pending, sd_send, sd_wait
+        self.done = done | sd_done
