@@ -34,6 +34,7 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .faults import FABRIC_FAULTS, check_faults
 from .ports import InvalidateRequest
 
 MAX_CPUS = 8
@@ -71,8 +72,9 @@ class InvalidateFabric(wiring.Component):
     0..cpus-1 are the CPU TLBs, then the device TLBs), ``tgt_ack`` (one bit per target:
     that target applied the invalidate it took), ``completed_gen``."""
 
-    def __init__(self, *, cpus=4, devices=1):
+    def __init__(self, *, cpus=4, devices=1, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
+        self.faults = check_faults(faults, FABRIC_FAULTS)
         self.sources = 1 + cpus
         self.targets = cpus + devices
         super().__init__({
@@ -159,7 +161,10 @@ class InvalidateFabric(wiring.Component):
         shootdown_gen = Signal(GEN_BITS)
         m.d.sync += self.done.eq(done | sd_done)
 
-        m.d.comb += [self.take.eq(~self.busy & any_valid),
+        may_take = ~self.busy
+        if "early_sync" in self.faults:
+            may_take |= taken.kind == FabricOp.SYNC
+        m.d.comb += [self.take.eq(may_take & any_valid),
                      self.take_sync.eq(self.take & (taken.kind == FabricOp.SYNC))]
         with m.If(self.take):
             m.d.sync += [self.rr.eq(Mux(grant == self.sources - 1, 0, grant + 1)),
@@ -174,7 +179,10 @@ class InvalidateFabric(wiring.Component):
                 with m.If(mask == 0):
                     m.d.comb += done.eq(1 << grant)     # nobody to interrupt
             with m.Else():
-                targets = Mux(taken.devices, cpu_mask | device_mask, cpu_mask)
+                reached = cpu_mask
+                if "skip_target" in self.faults:
+                    reached &= ~(1 << (self.cpus - 1))
+                targets = Mux(taken.devices, reached | device_mask, reached)
                 m.d.sync += [current.eq(taken), owner.eq(grant), to_send.eq(targets),
                              to_ack.eq(targets), self.busy.eq(1)]
 
@@ -182,7 +190,14 @@ class InvalidateFabric(wiring.Component):
             accepted = Signal(self.targets)
             for j in range(self.targets):
                 m.d.comb += accepted[j].eq(self.tgt[j].valid & self.tgt[j].ready)
-            remaining = to_ack & ~self.tgt_ack
+            acks = self.tgt_ack
+            if "drop_ack" in self.faults:
+                dropped = Signal()
+                last = 1 << (self.targets - 1)
+                with m.If(self.tgt_ack & last & ~dropped):
+                    m.d.sync += dropped.eq(1)
+                acks = Mux(dropped, self.tgt_ack, self.tgt_ack & ~last)
+            remaining = to_ack & ~acks
             m.d.sync += [to_send.eq(to_send & ~accepted), to_ack.eq(remaining)]
             with m.If(remaining == 0):
                 m.d.sync += self.busy.eq(0)
@@ -208,6 +223,8 @@ class InvalidateFabric(wiring.Component):
         for present, gen in candidates:
             lowest = Mux(present & (gen < lowest), gen, lowest)
         reachable = Mux(self.max_done_gen < lowest, self.max_done_gen, lowest - 1)
+        if "early_gen" in self.faults:
+            reachable = self.max_done_gen
         with m.If(reachable > self.completed_gen):
             m.d.sync += self.completed_gen.eq(reachable)
         return m

@@ -12,6 +12,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .descriptor import FaultKind, vpn_mask_of
+from .faults import MMU_FAULTS, check_faults
 from .permissions import check_permission
 from .ports import AccessRequest, AccessResponse, InvalidateRequest, MemRequest, MemResponse
 from .tlb import TLB, check_entries
@@ -40,7 +41,8 @@ class MMU(wiring.Component):
     cycle, no back-pressure), ``inv`` (InvalidateRequest, always accepted) with ``inv_ack``,
     and the walker's ``mem_req``/``mem_resp``."""
 
-    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True):
+    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, faults=()):
+        self.faults = check_faults(faults, MMU_FAULTS)
         check_entries(tlb_entries)
         check_walker_params(pa_bits, ha, hd)
         self.tlb = TLB(tlb_entries)
@@ -124,7 +126,10 @@ class MMU(wiring.Component):
                 with m.If(inv_fire):
                     m.d.sync += stale.eq(1)
                 with m.If(walker.done):
-                    with m.If(stale | inv_fire):
+                    retry = stale | inv_fire
+                    if "stale_walk_installs" in self.faults:
+                        retry = 0
+                    with m.If(retry):
                         m.d.sync += state.eq(MMUState.RETRY)
                     with m.Else():
                         m.d.comb += [tlb.fill_en.eq(walker.install),

@@ -13,8 +13,9 @@ TOPLEVEL = "bus_top"
 DEFAULT_BUILD_ROOT = Path("build")
 
 
-def bus_top_verilog(mmu_params):
-    return verilog.convert(BusTop(**mmu_params), name=TOPLEVEL, emit_src=False)
+def bus_top_verilog(mmu_params, faults=()):
+    return verilog.convert(BusTop(**mmu_params, faults=faults), name=TOPLEVEL,
+                           emit_src=False)
 
 
 _TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$",
@@ -32,12 +33,12 @@ def retrigger_comb_blocks(text):
     return _TRIGGER.sub(lambda m: f"{m[1]}reg {m[2]} = 0;\n{m[1]}initial #1 {m[2]} = 1;", text)
 
 
-def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False):
-    """Build (or reuse) the simulation of ``mmu_params`` on ``sim``; returns
-    (runner, build_dir). A build is keyed by the Verilog text, so a changed design or
-    parameter rebuilds and an unchanged one does not."""
+def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False, faults=()):
+    """Build (or reuse) the simulation of ``mmu_params`` (with simulation-only hardware
+    ``faults``) on ``sim``; returns (runner, build_dir). A build is keyed by the Verilog
+    text, so a changed design or parameter rebuilds and an unchanged one does not."""
     setup_simulator(sim)
-    text = bus_top_verilog(mmu_params)
+    text = bus_top_verilog(mmu_params, faults)
     if sim == "icarus":
         text = retrigger_comb_blocks(text)
     key = hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -39,17 +39,18 @@ class RunResult:
 
 
 def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None, bugs=(),
-            script=None, rates=None, build_root=DEFAULT_BUILD_ROOT, waves_on_divergence=True,
-            waves=False):
+            faults=(), script=None, rates=None, build_root=DEFAULT_BUILD_ROOT,
+            waves_on_divergence=True, waves=False):
     """One cocotb run. ``mode`` is "lockstep" (model compared every cycle) or "plain"
-    (the same stimulus, no model). ``script`` (a ScriptedEnvironment's JSON) replaces the
+    (the same stimulus, no model). ``bugs`` break the model, ``faults`` (hdl.faults) the
+    RTL. ``script`` (a ScriptedEnvironment's JSON) replaces the
     seeded random environment, and the run ends when the script does; ``rates`` (a dict of
     ``sim.stimulus.Rates`` fields) changes the random one's mix. On a divergence the
     run is replayed with waveform dumping, up to a few cycles past the divergence."""
     mmu = dict(DEFAULT_MMU, **(mmu or {}))
     rates = dict(rates or {})
     Rates(**rates)                          # refuse a bad mix here, not in the simulator
-    runner, build_dir = build(sim, mmu, build_root, waves=waves)
+    runner, build_dir = build(sim, mmu, build_root, waves=waves, faults=faults)
     test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
     test_dir.mkdir(parents=True)
     result_path = test_dir / "result.json"
@@ -70,7 +71,7 @@ def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None
                        peak_rss_kb=raw.get("peak_rss_kb", 0))
     if result.status == "diverged" and waves_on_divergence and not waves:
         replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
-                         bugs=bugs, script=script, rates=rates, build_root=build_root,
+                         bugs=bugs, faults=faults, script=script, rates=rates, build_root=build_root,
                          waves=True)
         result.waves = replay.waves
     elif waves:

@@ -24,6 +24,11 @@ class SynthesisError(Exception):
 def synthesize(target, mmu_params, workdir):
     """Synthesize the MMU for ``target``; returns {"LUT": n, "FF": n, ...} plus the
     cell-type histogram under "cells"."""
+    return synthesize_component(target, MMU(**mmu_params), "mmu", workdir)
+
+
+def synthesize_component(target, component, name, workdir):
+    """Synthesize any component (its non-constant signature members as ports)."""
     if target not in TARGETS:
         raise SynthesisError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     try:
@@ -33,8 +38,8 @@ def synthesize(target, mmu_params, workdir):
     command, classes = TARGETS[target]
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "mmu.v").write_text(to_verilog(MMU(**mmu_params), "mmu"))
-    script = (f"read_verilog mmu.v; {command} -top mmu; "
+    (workdir / f"{name}.v").write_text(to_verilog(component, name))
+    script = (f"read_verilog {name}.v; {command} -top {name}; "
               "tee -q -o stat.json stat -json; tee -q -o stat.txt stat")
     log = workdir / "yosys.log"
     # YoWASP tools see the current directory, so run there with relative names.

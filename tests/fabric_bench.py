@@ -56,37 +56,36 @@ class FabricEnvironment:
                 inp.src_payload[i] = self._request()
                 inp.src_valid |= 1 << i
         self._ready_seen = src_ready
-        inp.tgt_ack = 0
-        for j, due in list(self.ack_due.items()):
-            if due == self.cycle:
-                inp.tgt_ack |= 1 << j
-                del self.ack_due[j]
-        inp.tgt_ready = 0
-        for j in range(self.targets):
-            if r.random() < self.ready:
-                inp.tgt_ready |= 1 << j
-                if tgt_valid >> j & 1:
-                    self.ack_due[j] = self.cycle + r.randint(1, 3)
-        inp.ipi_ack = 0
-        for c, due in list(self.ipi_due.items()):
-            if due == self.cycle:
-                inp.ipi_ack |= 1 << c
-                del self.ipi_due[c]
-        inp.ipi_ready = 0
-        for c in range(self.cpus):
-            if r.random() < self.irq_on:
-                inp.ipi_ready |= 1 << c
-                if ipi_valid >> c & 1:
-                    self.ipi_due[c] = self.cycle + r.randint(1, 3)
+        inp.tgt_ack, inp.tgt_ready = self._receivers(self.ack_due, self.targets,
+                                                     self.ready, tgt_valid)
+        inp.ipi_ack, inp.ipi_ready = self._receivers(self.ipi_due, self.cpus, self.irq_on,
+                                                     ipi_valid)
         self.cycle += 1
         return inp
+
+    def _receivers(self, due, count, p_ready, offered):
+        """(acks due this cycle, ready mask) of ``count`` receivers that are ready with
+        probability ``p_ready`` and acknowledge 1-3 cycles after taking what is offered."""
+        acks = 0
+        for k, cycle in list(due.items()):
+            if cycle == self.cycle:
+                acks |= 1 << k
+                del due[k]
+        ready = 0
+        for k in range(count):
+            if self.rng.random() < p_ready:
+                ready |= 1 << k
+                if offered >> k & 1:
+                    due[k] = self.cycle + self.rng.randint(1, 3)
+        return acks, ready
 
     _ready_seen = 0
 
 
-def run_fabric_lockstep(seed, cycles, *, cpus=4, devices=1, **env_args):
-    """Returns (first divergence or None, environment stats)."""
-    dut = InvalidateFabric(cpus=cpus, devices=devices)
+def run_fabric_lockstep(seed, cycles, *, cpus=4, devices=1, faults=(), **env_args):
+    """Returns (first divergence or None, environment stats). ``faults`` go to the RTL
+    only (hdl.faults)."""
+    dut = InvalidateFabric(cpus=cpus, devices=devices, faults=faults)
     ref = FabricRef(cpus=cpus, devices=devices)
     env = FabricEnvironment(seed, ref.sources, ref.targets, **env_args)
     outcome = {"divergence": None}

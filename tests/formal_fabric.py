@@ -17,8 +17,10 @@ from hdl.fabric import FabricOp, FabricRequest, InvalidateFabric
 
 
 class FabricProperties(wiring.Component):
-    def __init__(self, *, cpus=2, devices=1, prompt_targets=False, generations=True):
+    def __init__(self, *, cpus=2, devices=1, prompt_targets=False, generations=True,
+                 faults=()):
         self.cpus, self.devices, self.prompt = cpus, devices, prompt_targets
+        self.faults = faults
         self.generations = generations    # the generation properties (costly to solve)
         sources, targets = 1 + cpus, cpus + devices
         super().__init__({
@@ -29,7 +31,8 @@ class FabricProperties(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fabric = fabric = InvalidateFabric(cpus=self.cpus, devices=self.devices)
+        m.submodules.fabric = fabric = InvalidateFabric(cpus=self.cpus, devices=self.devices,
+                                                        faults=self.faults)
         sources, targets = fabric.sources, fabric.targets
         for i in range(sources):
             m.d.comb += [fabric.src[i].valid.eq(self.src_valid[i]),
