@@ -4,10 +4,10 @@
 after they take an invalidate) and CPUs taking shootdowns when their interrupts allow."""
 import random
 
-from amaranth.sim import Simulator
 
 from hdl.fabric import FabricOp, FabricRequest, InvalidateFabric
 from hdl.ports import InvalidateOp
+from sim.pysim import run_testbench
 from sw_model.codec import Codec
 from sw_model.fabric_ref import FabricInputs, FabricRef
 
@@ -124,8 +124,5 @@ def run_fabric_lockstep(seed, cycles, *, cpus=4, devices=1, faults=(), **env_arg
             ref.tick(inp)
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return outcome["divergence"], env.stats

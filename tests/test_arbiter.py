@@ -7,11 +7,11 @@ import pytest
 from amaranth.hdl import Assert, Assume, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
-from amaranth.sim import Simulator
 
 from hdl.arbiter import MemoryArbiter
 from hdl.ports import MemRequest
 from sim.formal import prove
+from sim.pysim import run_testbench
 from sw_model.arbiter_ref import ArbiterInputs, ArbiterRef
 from sw_model.codec import Codec
 
@@ -57,10 +57,7 @@ def run_arbiter_lockstep(seed, cycles, requesters):
             inp.req_valid &= ~ready
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return outcome
 
 

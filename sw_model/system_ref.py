@@ -1,0 +1,125 @@
+"""Cycle-matched model of ``hdl.system.System``: the block models joined the way the RTL
+joins the blocks."""
+from hdl.fabric import check_fabric_params
+from hdl.ports import InvalidateRequest
+
+from .arbiter_ref import ArbiterInputs, ArbiterRef
+from .codec import Codec
+from .fabric_ref import FabricInputs, FabricRef
+from .mmu_ref import MMUInputs, MMURef
+
+INVALIDATE = Codec(InvalidateRequest)
+
+
+class SystemInputs:
+    """One cycle's inputs. Access requests are decoded AccessRequests (or None)."""
+    __slots__ = ("cpu_req", "dev_req", "src_valid", "src_payload", "irq_enable",
+                 "host_mem_valid", "host_mem", "mem_req_ready", "mem_resp_valid", "mem_resp")
+
+    def __init__(self, cpus, devices):
+        self.cpu_req = [None] * cpus
+        self.dev_req = [None] * devices
+        self.src_valid = 0
+        self.src_payload = [0] * (1 + cpus)
+        self.irq_enable = 0
+        self.host_mem_valid = self.host_mem = 0
+        self.mem_req_ready = self.mem_resp_valid = self.mem_resp = 0
+
+
+class SystemRef:
+    def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
+                 bugs=()):
+        self.cpus, self.devices = check_fabric_params(cpus, devices)
+        mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd, bugs=bugs)
+        self.cpu_mmus = [MMURef(**mmu) for _ in range(cpus)]
+        self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
+        self.fabric = FabricRef(cpus=cpus, devices=devices)
+        self.arbiter = ArbiterRef(1 + cpus + devices)
+        self.host_full = False
+        self.host_buffer = 0
+        self.host_mem_resp = None
+        self.from_ipi = 0
+
+    @property
+    def walkers(self):
+        return self.cpu_mmus + self.dev_mmus
+
+    def mem_request(self):
+        """The request offered to memory (packed), or None."""
+        arb = self.arbiter
+        if not arb.offering:
+            return None
+        if arb.owner == 0:
+            return self.host_buffer
+        return self.walkers[arb.owner - 1].walker.mem_request
+
+    def outputs(self):
+        """(cpu (ready, resp) pairs, device pairs, src_ready, done, host_mem_ready,
+        host_mem_resp or None, mem_req or None, completed_gen)."""
+        src_ready, done, *_ = self.fabric.outputs()
+        return ([(int(m.req_ready), m.resp) for m in self.cpu_mmus],
+                [(int(m.req_ready), m.resp) for m in self.dev_mmus],
+                src_ready, done, int(not self.host_full), self.host_mem_resp,
+                self.mem_request(), self.fabric.completed_gen)
+
+    def tick(self, inp):
+        fabric, arbiter = self.fabric, self.arbiter
+        _, _, tgt_valid, tgt_inv, _, ipi_valid, ipi_inv = fabric.outputs()
+        fin = FabricInputs(fabric.sources)
+        fin.src_valid, fin.src_payload = inp.src_valid, inp.src_payload
+        fin.tgt_ready = (1 << fabric.targets) - 1
+        mmu_inputs = []
+        from_ipi = 0
+        for c, mmu in enumerate(self.cpu_mmus):
+            broadcast = tgt_valid >> c & 1
+            take_ipi = ipi_valid >> c & inp.irq_enable >> c & 1 and not broadcast
+            mi = MMUInputs()
+            mi.inv_valid = int(broadcast or take_ipi)
+            if mi.inv_valid:
+                mi.inv = INVALIDATE.unpack(tgt_inv if broadcast else ipi_inv)
+            if inp.irq_enable >> c & 1 and not broadcast:
+                fin.ipi_ready |= 1 << c
+            ack = mmu.tlb.inv_ack
+            if self.from_ipi >> c & 1:
+                fin.ipi_ack |= ack << c
+            else:
+                fin.tgt_ack |= ack << c
+            from_ipi |= int(take_ipi) << c
+            mmu_inputs.append(mi)
+        for d, mmu in enumerate(self.dev_mmus):
+            j = self.cpus + d
+            mi = MMUInputs()
+            mi.inv_valid = tgt_valid >> j & 1
+            if mi.inv_valid:
+                mi.inv = INVALIDATE.unpack(tgt_inv)
+            fin.tgt_ack |= mmu.tlb.inv_ack << j
+            mmu_inputs.append(mi)
+
+        ain = ArbiterInputs(arbiter.requesters)
+        ain.req_valid = int(self.host_full)
+        ain.req_payload[0] = self.host_buffer
+        for k, mmu in enumerate(self.walkers, start=1):
+            request = mmu.walker.mem_request
+            if request is not None:
+                ain.req_valid |= 1 << k
+                ain.req_payload[k] = request
+        ain.mem_ready, ain.mem_resp_valid, ain.mem_resp = \
+            inp.mem_req_ready, inp.mem_resp_valid, inp.mem_resp
+        ready, resp, _, _ = arbiter.outputs(ain)
+
+        for k, (mmu, mi, req) in enumerate(zip(self.walkers, mmu_inputs,
+                                               inp.cpu_req + inp.dev_req), start=1):
+            mi.req_valid, mi.req = int(req is not None), req
+            mi.mem_req_ready = ready >> k & 1
+            mi.mem_resp_valid, mi.mem_resp = resp >> k & 1, inp.mem_resp
+            mmu.tick(mi)
+
+        host_full = self.host_full
+        if inp.host_mem_valid and not host_full:
+            self.host_buffer, self.host_full = inp.host_mem, True
+        if ready & 1:
+            self.host_full = False
+        self.host_mem_resp = inp.mem_resp if resp & 1 else None
+        fabric.tick(fin)
+        arbiter.tick(ain)
+        self.from_ipi = from_ipi
