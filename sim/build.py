@@ -35,15 +35,21 @@ def retrigger_comb_blocks(text):
 
 def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False, faults=()):
     """Build (or reuse) the simulation of ``mmu_params`` (with simulation-only hardware
-    ``faults``) on ``sim``; returns (runner, build_dir). A build is keyed by the Verilog
-    text, so a changed design or parameter rebuilds and an unchanged one does not."""
+    ``faults``) on ``sim``; returns (runner, build_dir)."""
+    return build_verilog(sim, bus_top_verilog(mmu_params, faults), TOPLEVEL, build_root,
+                         waves)
+
+
+def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False):
+    """Build (or reuse) a simulation of Verilog ``text`` with top module ``toplevel``;
+    returns (runner, build_dir). A build is keyed by the Verilog text, so a changed
+    design or parameter rebuilds and an unchanged one does not."""
     setup_simulator(sim)
-    text = bus_top_verilog(mmu_params, faults)
     if sim == "icarus":
         text = retrigger_comb_blocks(text)
     key = hashlib.sha256(text.encode()).hexdigest()[:12]
-    build_dir = Path(build_root).resolve() / f"{sim}-{key}{'-waves' if waves else ''}"
-    source = build_dir / f"{TOPLEVEL}.v"
+    build_dir = Path(build_root).resolve() / f"{sim}-{toplevel}-{key}{'-waves' if waves else ''}"
+    source = build_dir / f"{toplevel}.v"
     build_dir.mkdir(parents=True, exist_ok=True)
     if not source.exists() or source.read_text() != text:
         source.write_text(text)
@@ -51,9 +57,8 @@ def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False, faults=()
     extra = {}
     if sim == "verilator":
         extra["build_args"] = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
-
     # always=False: cocotb skips the build when the outputs are newer than the source.
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir, waves=waves,
+    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir, waves=waves,
                  timescale=("1ns", "1ps"), always=False, log_file=build_dir / "build.log",
                  **extra)
     return runner, build_dir

@@ -51,33 +51,38 @@ def run_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", mmu=None
     rates = dict(rates or {})
     Rates(**rates)                          # refuse a bad mix here, not in the simulator
     runner, build_dir = build(sim, mmu, build_root, waves=waves, faults=faults)
-    test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
-    test_dir.mkdir(parents=True)
-    result_path = test_dir / "result.json"
     cfg = dict(cycles=cycles, seed=seed, mode=mode, mmu=mmu, bugs=list(bugs),
-               script=script, rates=rates, result=str(result_path))
-    env = {"SHOOTDOWN_LOCKSTEP": json.dumps(cfg),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                       os.environ.get("PYTHONPATH")]))}
-    runner.test(test_module="sim.lockstep_bench", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                test_dir=test_dir, extra_env=env, waves=waves,
-                log_file=test_dir / "sim.log")
-    if not result_path.exists():
-        raise RuntimeError(f"the simulation ended without a result; see {test_dir / 'sim.log'}")
-    raw = json.loads(result_path.read_text())
+               script=script, rates=rates)
+    raw, test_dir = run_bench(runner, build_dir, "sim.lockstep_bench", TOPLEVEL, cfg, waves)
     result = RunResult(status=raw["status"], cycles=raw["cycles"], elapsed=raw["elapsed"],
                        seed=seed, sim=sim, mode=mode, divergence=raw.get("divergence"),
                        stats=raw.get("stats", {}), results=raw.get("results"),
                        peak_rss_kb=raw.get("peak_rss_kb", 0))
     if result.status == "diverged" and waves_on_divergence and not waves:
         replay = run_rtl(sim, cycles=result.cycles + 8, seed=seed, mode=mode, mmu=mmu,
-                         bugs=bugs, faults=faults, script=script, rates=rates, build_root=build_root,
-                         waves=True)
+                         bugs=bugs, faults=faults, script=script, rates=rates,
+                         build_root=build_root, waves=True)
         result.waves = replay.waves
     elif waves:
         found = sorted(test_dir.glob("*.vcd")) + sorted(build_dir.glob("*.fst"))
         result.waves = str(found[0]) if found else None
     return result
+
+
+def run_bench(runner, build_dir, test_module, toplevel, cfg, waves):
+    """Run the cocotb bench ``test_module`` with ``cfg`` (JSON in $SHOOTDOWN_LOCKSTEP, plus
+    where to write its result); returns (the result it wrote, the run's directory)."""
+    test_dir = build_dir / "runs" / uuid.uuid4().hex[:8]
+    test_dir.mkdir(parents=True)
+    result_path = test_dir / "result.json"
+    env = {"SHOOTDOWN_LOCKSTEP": json.dumps(dict(cfg, result=str(result_path))),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                test_dir=test_dir, extra_env=env, waves=waves, log_file=test_dir / "sim.log")
+    if not result_path.exists():
+        raise RuntimeError(f"the simulation ended without a result; see {test_dir / 'sim.log'}")
+    return json.loads(result_path.read_text()), test_dir
 
 
 def run_model(*, cycles=10_000, seed=1, mmu=None):
