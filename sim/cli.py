@@ -70,6 +70,10 @@ def build_parser():
     diff.add_argument("--build-dir", type=Path, default=Path("build"))
     diff.add_argument("--model-bug", action="append", default=[], metavar="RULE",
                       help="break one rule in the model, to see the diff catch it")
+    diff.add_argument("--cpus", type=int, metavar="N",
+                      help="diff the multi-core system with N CPUs (1 to 8)")
+    diff.add_argument("--devices", type=int, metavar="M",
+                      help="and M device TLBs (0 to 2; default 1)")
     _add_mmu_options(diff)
 
     verilog = sub.add_parser("verilog", help="write the generated Verilog")
@@ -97,16 +101,33 @@ def cmd_diff(args):
         if bug not in BUGS:
             raise UsageError(f"unknown model bug {bug!r}; known: {', '.join(BUGS)}")
     mmu = _mmu_params(args)
-    print(f"lockstep diff: {args.sim}, {args.cycles} cycles, seed {args.seed}, MMU {mmu}",
-          flush=True)
-    result = run_rtl(args.sim, cycles=args.cycles, seed=args.seed, mmu=mmu,
-                     bugs=args.model_bug, build_root=args.build_dir)
+    if args.cpus is not None or args.devices is not None:
+        from hdl.fabric import check_fabric_params
+        from sim.system_lockstep import run_system_rtl
+        cpus = 4 if args.cpus is None else args.cpus
+        devices = 1 if args.devices is None else args.devices
+        try:
+            check_fabric_params(cpus, devices)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        system = dict(mmu, cpus=cpus, devices=devices)
+        print(f"lockstep diff of the system: {args.sim}, {args.cycles} cycles, seed "
+              f"{args.seed}, {system}", flush=True)
+        result = run_system_rtl(args.sim, cycles=args.cycles, seed=args.seed, system=system,
+                                bugs=args.model_bug, build_root=args.build_dir)
+    else:
+        print(f"lockstep diff: {args.sim}, {args.cycles} cycles, seed {args.seed}, "
+              f"MMU {mmu}", flush=True)
+        result = run_rtl(args.sim, cycles=args.cycles, seed=args.seed, mmu=mmu,
+                         bugs=args.model_bug, build_root=args.build_dir)
     print("\n".join(describe(result)))
     if result.status != "ok":
         return 1
     print(f"no divergence in {result.cycles} cycles ({result.stats['accesses']} accesses, "
           f"{result.stats['invalidates']} invalidates, {result.stats['host_writes']} "
-          "host descriptor writes)")
+          "host descriptor writes"
+          + (f", {result.stats['shootdowns']} shootdowns, {result.stats['syncs']} syncs)"
+             if "syncs" in result.stats else ")"))
     return 0
 
 

@@ -3,13 +3,12 @@ compared every cycle. Configured by the JSON in $SHOOTDOWN_LOCKSTEP (see sim.loc
 writes its result as JSON to the path named there."""
 import json
 import os
-import resource
 import time
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from sim.bench_support import divergence, start, write_result
 from sim.buses import InputBus, OutputBus
 from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment, Rates
@@ -31,16 +30,11 @@ async def lockstep(dut):
     ref = MMURef(**params, bugs=cfg.get("bugs", ())) if compare else None
     cycles = cfg["cycles"]
 
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    dut.i_bus.value = 0
-    await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await start(dut)
 
     o_bus, i_bus = dut.o_bus, dut.i_bus
     result = {"status": "ok", "cycles": cycles}
-    start = time.perf_counter()
+    started = time.perf_counter()
     for cycle in range(cycles):
         if getattr(env, "finished", False):
             result["cycles"] = cycle
@@ -50,10 +44,7 @@ async def lockstep(dut):
             outputs = ref.outputs()
             expected = bus.pack(outputs)
             if expected != actual:
-                result = {"status": "diverged", "cycles": cycle,
-                          "divergence": {"cycle": cycle, "signals": [
-                              {"signal": s, "expected": e, "actual": a}
-                              for s, e, a in bus.diff(expected, actual)]}}
+                result = divergence(cycle, bus.diff(expected, actual))
                 break
             inp = env.step(outputs[0], outputs[4], outputs[1])
             ref.tick(inp)
@@ -61,10 +52,4 @@ async def lockstep(dut):
             inp = env.step(*bus.split(actual))
         i_bus.value = in_bus.pack(inp, env.req_payload, env.inv_payload)
         await FallingEdge(dut.clk)
-    result["elapsed"] = time.perf_counter() - start
-    result["stats"] = env.stats
-    result["results"] = getattr(env, "results", None)
-    # The simulator, cocotb, the model and the environment share this process.
-    result["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with open(cfg["result"], "w") as f:
-        json.dump(result, f)
+    write_result(cfg["result"], result, started, env, results=getattr(env, "results", None))

@@ -3,13 +3,12 @@ environment, every output compared every cycle. Configured by $SHOOTDOWN_LOCKSTE
 sim.system_lockstep); writes its result as JSON to the path named there."""
 import json
 import os
-import resource
 import time
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from sim.bench_support import divergence, start, write_result
 from sim.system_bus_top import SystemBuses
 from sim.system_stimulus import SystemEnvironment
 from sw_model.system_ref import SystemRef
@@ -23,32 +22,20 @@ async def system_lockstep(dut):
     env = SystemEnvironment(cfg["seed"], params["cpus"], params["devices"])
     buses = SystemBuses(params["cpus"], params["devices"])
 
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    dut.i_bus.value = 0
-    await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await start(dut)
 
     o_bus, i_bus = dut.o_bus, dut.i_bus
     result = {"status": "ok", "cycles": cfg["cycles"]}
-    start = time.perf_counter()
+    started = time.perf_counter()
     for cycle in range(cfg["cycles"]):
         actual = o_bus.value.to_unsigned()
         outputs = ref.outputs()
         expected = buses.pack_outputs(outputs)
         if expected != actual:
-            result = {"status": "diverged", "cycles": cycle,
-                      "divergence": {"cycle": cycle, "signals": [
-                          {"signal": s, "expected": e, "actual": a}
-                          for s, e, a in buses.diff(expected, actual)]}}
+            result = divergence(cycle, buses.diff(expected, actual))
             break
         inp = env.step(outputs)
         i_bus.value = buses.pack_inputs(inp, env.held)
         ref.tick(inp)
         await FallingEdge(dut.clk)
-    result["elapsed"] = time.perf_counter() - start
-    result["stats"] = env.stats
-    result["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with open(cfg["result"], "w") as f:
-        json.dump(result, f)
+    write_result(cfg["result"], result, started, env)

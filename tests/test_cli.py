@@ -19,6 +19,9 @@ from sim.cli import main
     (["diff", "--pa-bits", "52"], "pa_bits must be an integer from 32 to 48"),
     (["diff", "--model-bug", "typo"], "unknown model bug 'typo'"),
     (["diff", "--bogus"], "unrecognized arguments: --bogus"),
+    (["diff", "--cpus", "9"], "cpus must be an integer from 1 to 8, not 9"),
+    (["diff", "--cpus", "2", "--devices", "3"], "devices must be an integer from 0 to 2"),
+    (["diff", "--cpus", "two"], "invalid int value: 'two'"),
     (["verilog"], "the following arguments are required: outdir"),
     (["synth", "--target", "gowin"], "invalid choice: 'gowin'"),
 ])
