@@ -88,38 +88,46 @@ class SystemBuses:
         self.cpus, self.devices = cpus, devices
         self.inputs = Codec(input_bus(cpus, devices))
         self.outputs = Codec(output_bus(cpus, devices))
+        self._in = {name: field.offset for name, field in self.inputs.layout}
+        self._out = {name: field.offset for name, field in self.outputs.layout}
+        self._requesters = [("cpu", c) for c in range(cpus)] + [("dev", d)
+                                                                for d in range(devices)]
+        self._ports = [(f"{k}{i}_req_ready", f"{k}{i}_resp_valid", f"{k}{i}_resp")
+                       for k, i in self._requesters]
+        self._req_fields = [(f"{k}{i}_req_valid", f"{k}{i}_req") for k, i in self._requesters]
 
     def pack_outputs(self, outputs):
         """Integer of the output bus for ``SystemRef.outputs()``."""
         cpus, devs, src_ready, done, host_ready, host_resp, mem_req, gen = outputs
-        fields = dict(src_ready=src_ready, done=done, host_mem_ready=host_ready,
-                      host_resp_valid=int(host_resp is not None), host_resp=host_resp or 0,
-                      mem_req_valid=int(mem_req is not None), mem_req=mem_req or 0,
-                      completed_gen=gen)
-        for kind, ports in (("cpu", cpus), ("dev", devs)):
-            for k, (ready, resp) in enumerate(ports):
-                fields[f"{kind}{k}_req_ready"] = ready
-                fields[f"{kind}{k}_resp_valid"] = int(resp is not None)
-                fields[f"{kind}{k}_resp"] = resp or 0
-        return self.outputs.pack(**fields)
+        off = self._out
+        value = (src_ready << off["src_ready"] | done << off["done"]
+                 | host_ready << off["host_mem_ready"] | gen << off["completed_gen"])
+        if host_resp is not None:
+            value |= 1 << off["host_resp_valid"] | host_resp << off["host_resp"]
+        if mem_req is not None:
+            value |= 1 << off["mem_req_valid"] | mem_req << off["mem_req"]
+        for names, (ready, resp) in zip(self._ports, cpus + devs):
+            value |= ready << off[names[0]]
+            if resp is not None:
+                value |= 1 << off[names[1]] | resp << off[names[2]]
+        return value
 
     def pack_inputs(self, inp, held):
         """Integer of the input bus for SystemInputs ``inp``; ``held`` holds the packed
         access payloads by ("cpu"|"dev", index)."""
-        fields = dict(irq_enable=inp.irq_enable, host_mem_valid=inp.host_mem_valid,
-                      host_mem=inp.host_mem if inp.host_mem_valid else 0,
-                      mem_req_ready=inp.mem_req_ready, mem_resp_valid=inp.mem_resp_valid,
-                      mem_resp=inp.mem_resp if inp.mem_resp_valid else 0)
-        for kind, reqs in (("cpu", inp.cpu_req), ("dev", inp.dev_req)):
-            for k, req in enumerate(reqs):
-                if req is not None:
-                    fields[f"{kind}{k}_req_valid"] = 1
-                    fields[f"{kind}{k}_req"] = held[(kind, k)]
+        off = self._in
+        value = (inp.irq_enable << off["irq_enable"] | inp.mem_req_ready << off["mem_req_ready"])
+        if inp.host_mem_valid:
+            value |= 1 << off["host_mem_valid"] | inp.host_mem << off["host_mem"]
+        if inp.mem_resp_valid:
+            value |= 1 << off["mem_resp_valid"] | inp.mem_resp << off["mem_resp"]
+        for (kind, k), names in zip(self._requesters, self._req_fields):
+            if (inp.cpu_req if kind == "cpu" else inp.dev_req)[k] is not None:
+                value |= 1 << off[names[0]] | held[(kind, k)] << off[names[1]]
         for k in range(1 + self.cpus):
             if inp.src_valid >> k & 1:
-                fields[f"src{k}_valid"] = 1
-                fields[f"src{k}"] = inp.src_payload[k]
-        return self.inputs.pack(**fields)
+                value |= 1 << off[f"src{k}_valid"] | inp.src_payload[k] << off[f"src{k}"]
+        return value
 
     def diff(self, expected, actual):
         from sim.buses import _diff

@@ -26,6 +26,7 @@ class SystemEnvironment:
         self.cpus, self.devices = cpus, devices
         self.inputs = SystemInputs(cpus, devices)
         self.held = {}                # what each port offers until it is taken
+        self.decoded = {}             # port -> (packed, decoded) access it offers
         self.stats = dict(accesses=0, invalidates=0, syncs=0, shootdowns=0, host_writes=0,
                           mem_reads=0, mem_cas=0, mem_cas_failed=0)
         self.port = MemoryPort(self.tables.memory, self.stats)
@@ -72,10 +73,10 @@ class SystemEnvironment:
         taken_last = self._taken if self.cycle else {}
         for c in range(self.cpus):
             req = self._hold(("cpu", c), taken_last.get(("cpu", c)), 0.5, self._access)
-            inp.cpu_req[c] = ACCESS.unpack(req) if req is not None else None
+            inp.cpu_req[c] = self._decoded(("cpu", c), req)
         for d in range(self.devices):
             req = self._hold(("dev", d), taken_last.get(("dev", d)), 0.3, self._access)
-            inp.dev_req[d] = ACCESS.unpack(req) if req is not None else None
+            inp.dev_req[d] = self._decoded(("dev", d), req)
         inp.src_valid = 0
         for i in range(1 + self.cpus):
             req = self._hold(("src", i), taken_last.get(("src", i)), 0.008,
@@ -103,6 +104,15 @@ class SystemEnvironment:
             self.port.accept(self.cycle, mem_req, r.randint(1, 4))
         self.cycle += 1
         return inp
+
+    def _decoded(self, key, packed):
+        """The decoded access a port offers, decoded once per new request."""
+        if packed is None:
+            return None
+        cached = self.decoded.get(key)
+        if cached is None or cached[0] != packed:
+            cached = self.decoded[key] = (packed, ACCESS.unpack(packed))
+        return cached[1]
 
     def _access(self):
         self.stats["accesses"] += 1

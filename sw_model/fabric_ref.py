@@ -25,6 +25,7 @@ class FabricRef:
         self.targets = cpus + devices
         self.pending = 0                       # bit i: source i's buffer holds a request
         self.slots = [0] * self.sources        # packed FabricRequest per source
+        self.decoded = [None] * self.sources   # the same, decoded once as it arrives
         self.rr = 0
         self.busy = False
         self.current = None                    # decoded request being delivered
@@ -53,7 +54,7 @@ class FabricRef:
     def _eligible(self, i):
         if not self.pending >> i & 1:
             return False
-        shootdown = FABRIC_REQUEST.unpack(self.slots[i]).kind == FabricOp.SHOOTDOWN.value
+        shootdown = self.decoded[i].kind == FabricOp.SHOOTDOWN.value
         return not (shootdown and self.sd_wait)
 
     def grant(self):
@@ -67,8 +68,7 @@ class FabricRef:
 
     def lowest_pending_gen(self):
         """The lowest generation still in the fabric, or 2**32 when there is none."""
-        gens = [FABRIC_REQUEST.unpack(self.slots[i]) for i in range(self.sources)
-                if self.pending >> i & 1]
+        gens = [self.decoded[i] for i in range(self.sources) if self.pending >> i & 1]
         lowest = [r.gen for r in gens if r.gen_valid]
         if self.busy and self.current.gen_valid:
             lowest.append(self.current.gen)
@@ -86,6 +86,7 @@ class FabricRef:
         for i in range(self.sources):
             if inp.src_valid >> i & 1 and not self.pending >> i & 1:
                 self.slots[i] = inp.src_payload[i]
+                self.decoded[i] = FABRIC_REQUEST.unpack(inp.src_payload[i])
                 pending |= 1 << i
         sd_busy = self.sd_wait != 0
         sd_remaining = self.sd_wait & ~inp.ipi_ack
@@ -95,7 +96,7 @@ class FabricRef:
         if not self.busy and grant is not None:
             self.rr = 0 if grant == self.sources - 1 else grant + 1
             pending &= ~(1 << grant)
-            taken = FABRIC_REQUEST.unpack(self.slots[grant])
+            taken = self.decoded[grant]
             if taken.kind == FabricOp.SYNC.value:
                 done = 1 << grant
             elif taken.kind == FabricOp.SHOOTDOWN.value:
