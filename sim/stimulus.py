@@ -114,7 +114,8 @@ class Environment:
         self.original = {addr: self.memory.read(addr) for addr in self.leaves}
 
     # -- stimulus -----------------------------------------------------------------------
-    def _new_access(self):
+    def new_access(self):
+        """A random packed AccessRequest (the system environment draws from here too)."""
         r = self.rng
         if self.recent and r.random() < 0.5:
             # Locality: go back to a recent page, so that accesses also hit in the TLB.
@@ -145,7 +146,8 @@ class Environment:
         return ACCESS.pack(va=va, ttbr=ttbr, write=int(kind < 0.35),
                            exec=int(0.35 <= kind < 0.5), el0=int(r.random() < 0.5))
 
-    def _new_invalidate(self):
+    def new_invalidate(self):
+        """A random packed InvalidateRequest over this environment's address spaces."""
         r = self.rng
         op = r.choice(list(InvalidateOp))
         asid = r.choice(ASIDS)
@@ -188,7 +190,7 @@ class Environment:
         if self._taken:
             inp.req_valid = 0
         if not inp.req_valid and r.random() < rates.access:
-            self.req_payload = self._new_access()
+            self.req_payload = self.new_access()
             inp.req = ACCESS.unpack(self.req_payload)
             inp.req_valid = 1
             self.stats["accesses"] += 1
@@ -196,7 +198,7 @@ class Environment:
         # Invalidates are always accepted in the cycle they are offered.
         inp.inv_valid = int(r.random() < rates.invalidate)
         if inp.inv_valid:
-            self.inv_payload = self._new_invalidate()
+            self.inv_payload = self.new_invalidate()
             inp.inv = INVALIDATE.unpack(self.inv_payload)
             self.stats["invalidates"] += 1
         if r.random() < rates.host_write:

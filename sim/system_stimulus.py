@@ -41,7 +41,7 @@ class SystemEnvironment:
             return REQUEST.pack(kind=FabricOp.SYNC.value)
         gen_valid = int(r.random() < 0.5)
         gen, self.next_gen = (self.next_gen, self.next_gen + 1) if gen_valid else (0, self.next_gen)
-        inv = self.tables._new_invalidate()
+        inv = self.tables.new_invalidate()
         if source == 0 and choice < 0.5:
             self.stats["shootdowns"] += 1
             return REQUEST.pack(kind=FabricOp.SHOOTDOWN.value, inv=inv,
@@ -116,4 +116,4 @@ class SystemEnvironment:
 
     def _access(self):
         self.stats["accesses"] += 1
-        return self.tables._new_access()
+        return self.tables.new_access()
