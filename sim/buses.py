@@ -61,9 +61,15 @@ class OutputBus:
 
     def diff(self, expected, actual):
         """[(signal, expected, actual)] for every leaf field that differs."""
-        out = []
-        _diff(self.codec.unpack(expected), self.codec.unpack(actual), "", out)
-        return out
+        return field_differences(self.codec.unpack(expected), self.codec.unpack(actual))
+
+
+def field_differences(expected, actual):
+    """[(dotted field name, expected, actual)] for every leaf field of two unpacked
+    values that differs."""
+    out = []
+    _diff(expected, actual, "", out)
+    return out
 
 
 def _diff(exp, act, prefix, out):

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from hdl.fabric import GEN_BITS, FabricRequest
 from hdl.ports import AccessRequest, AccessResponse, MemRequest
 from hdl.system import System
+from sim.buses import field_differences
 from sw_model.codec import Codec
 
 
@@ -130,7 +131,4 @@ class SystemBuses:
         return value
 
     def diff(self, expected, actual):
-        from sim.buses import _diff
-        out = []
-        _diff(self.outputs.unpack(expected), self.outputs.unpack(actual), "", out)
-        return out
+        return field_differences(self.outputs.unpack(expected), self.outputs.unpack(actual))
