@@ -32,11 +32,13 @@ class SystemEnvironment:
         self.port = MemoryPort(self.tables.memory, self.stats)
         self.cycle = 0
         self.next_gen = 1
+        self.sync_next = set()        # sources whose next request is a sync (TLBI; DSB)
 
     def _fabric_request(self, source):
         r = self.rng
         choice = r.random()
-        if choice < 0.3:
+        if choice < 0.3 or source in self.sync_next:
+            self.sync_next.discard(source)
             self.stats["syncs"] += 1
             return REQUEST.pack(kind=FabricOp.SYNC.value)
         gen_valid = int(r.random() < 0.5)
@@ -48,6 +50,8 @@ class SystemEnvironment:
                                 mask=r.randrange(1, 1 << self.cpus), gen_valid=gen_valid,
                                 gen=gen)
         self.stats["invalidates"] += 1
+        if r.random() < 0.5:
+            self.sync_next.add(source)
         return REQUEST.pack(kind=FabricOp.INVALIDATE.value, inv=inv, devices=r.randrange(2),
                             gen_valid=gen_valid, gen=gen)
 
@@ -79,7 +83,9 @@ class SystemEnvironment:
             inp.dev_req[d] = self._decoded(("dev", d), req)
         inp.src_valid = 0
         for i in range(1 + self.cpus):
-            req = self._hold(("src", i), taken_last.get(("src", i)), 0.008,
+            # A sync that follows an invalidate is offered as soon as that is taken.
+            req = self._hold(("src", i), taken_last.get(("src", i)),
+                             1.0 if i in self.sync_next else 0.008,
                              lambda i=i: self._fabric_request(i))
             if req is not None:
                 inp.src_valid |= 1 << i
