@@ -6,6 +6,8 @@ from pathlib import Path
 from sim.toolchain import SIMULATORS, ToolchainError
 
 EXIT_USAGE = 2
+#: The shipped scenario ``shootdown run`` runs when given none.
+DEFAULT_SCENARIO = "mixed_storm.scn"
 
 
 class UsageError(Exception):
@@ -87,6 +89,14 @@ def build_parser():
     bench.add_argument("--no-synth", action="store_true", help="skip the resource counts")
     bench.add_argument("--build-dir", type=Path, default=Path("build"))
 
+    run = sub.add_parser("run", help="run a kernel scenario and check every access")
+    run.add_argument("scenario", nargs="?", type=Path,
+                     help=f"a scenario file (default: the shipped {DEFAULT_SCENARIO})")
+    run.add_argument("--backend", choices=("golden",), default="golden")
+    run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
+    run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
+    run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
     synth.add_argument("--build-dir", type=Path, default=Path("build"))
@@ -156,6 +166,41 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_run(args):
+    import json
+
+    from sim.run_report import as_json, summary
+    from sw_model.kernel.runner import run_scenario
+    from sw_model.kernel.scenario import ScenarioError
+    from sw_model.kernel.scenario_parser import parse_scenario
+    path = args.scenario or shipped_scenarios() / DEFAULT_SCENARIO
+    try:
+        scenario = parse_scenario(path)
+    except ScenarioError as e:
+        raise UsageError(str(e)) from None
+
+    def progress(done, total):
+        if total >= 20 and (done % max(1, total // 20) == 0 or done == total):
+            bar = "#" * (30 * done // total)
+            print(f"\r  [{bar:30s}] {done}/{total} runs", end="\n" if done == total else "",
+                  flush=True)
+
+    result = run_scenario(scenario, backend=args.backend, seed=args.seed, runs=args.runs,
+                          progress=progress)
+    print(summary(result))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(as_json(result), indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if result.met else 1
+
+
+def shipped_scenarios():
+    from importlib.resources import files
+    return Path(str(files("scenarios")))
+
+
 def cmd_synth(args):
     from sim.synth import synthesize
     mmu = _mmu_params(args)
@@ -170,7 +215,7 @@ def cmd_synth(args):
 
 def main(argv=None):
     commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
-                "bench": cmd_bench}
+                "bench": cmd_bench, "run": cmd_run}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)

@@ -24,6 +24,9 @@ from sim.cli import main
     (["diff", "--cpus", "two"], "invalid int value: 'two'"),
     (["verilog"], "the following arguments are required: outdir"),
     (["synth", "--target", "gowin"], "invalid choice: 'gowin'"),
+    (["run", "no/such.scn"], "no/such.scn: "),
+    (["run", "--backend", "fpga"], "invalid choice: 'fpga'"),
+    (["run", "--runs", "0"], "'0' must be positive"),
 ])
 def test_bad_arguments(argv, message, capsys):
     assert main(argv) == 2
@@ -65,3 +68,39 @@ def test_diff_exits_nonzero_on_divergence(build_root, capsys):
                  "stale_walk_installs", "--build-dir", str(build_root)]) == 1
     out = capsys.readouterr().out
     assert "DIVERGED at cycle" in out and "waveform:" in out
+
+
+def test_run_with_no_scenario_runs_the_shipped_default(capsys, tmp_path):
+    out_json = tmp_path / "run.json"
+    assert main(["run", "--runs", "3", "--json", str(out_json)]) == 0
+    out, _ = capsys.readouterr()
+    assert "scenario mixed-storm" in out and "expectation clean: met" in out
+    import json
+    data = json.loads(out_json.read_text())
+    assert data["met"] and len(data["runs"]) == 3 and data["runs"][0]["interleaving"]
+
+
+def test_run_reports_a_violation_with_its_interleaving(capsys):
+    from sim.cli import shipped_scenarios
+    path = shipped_scenarios() / "parallel_dontneed_buggy.scn"
+    assert main(["run", str(path)]) == 0          # the buggy race is expected: met
+    out, _ = capsys.readouterr()
+    assert "VIOLATION" in out and "stale-translation" in out
+    assert "cpu1  madvise_dontneed A 0x400000 1: done" in out
+
+
+def test_run_exits_1_when_the_expectation_fails(capsys, tmp_path):
+    from sim.cli import shipped_scenarios
+    text = (shipped_scenarios() / "parallel_dontneed_buggy.scn").read_text()
+    path = tmp_path / "wrong.scn"
+    path.write_text(text.replace("expect stale-translation", "expect clean"))
+    assert main(["run", str(path)]) == 1
+    assert "expectation clean: NOT met" in capsys.readouterr().out
+
+
+def test_run_names_the_line_of_a_malformed_scenario(capsys, tmp_path):
+    path = tmp_path / "bad.scn"
+    path.write_text("scenario x\ncpu 0\n  rread A 0x400000\nexpect clean\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"shootdown: error: {path}:3: unknown CPU operation 'rread'")

@@ -35,7 +35,8 @@ mm A
 mm B
   populate 0x10000 3 write
   vma 65536 3 rwx pfnmap
-schedule order cpu2 dev0 cpu02 cpu0
+schedule order cpu2 dev0:op cpu02:3 cpu0
+bug nested_flush
 expect write-to-clean
 description  a   long    description   # the comment is dropped
 system cpus=3 devices=1 tlb=0x20 arch=x86 reclaim=eager
@@ -47,7 +48,8 @@ def test_good_file():
     assert parse_scenario_text(GOOD, "good.scn") == Scenario(
         name="good-one",
         path="good.scn",
-        system=dict(cpus=3, devices=1, tlb=32, arch="x86", reclaim="eager", frames=64),
+        system=dict(cpus=3, devices=1, tlb=32, arch="x86", reclaim="eager", frames=64,
+                    bugs=("nested_flush",)),
         mms={
             "A": MMSpec("A", vmas=[VMA(0x400000, 4, "rw", "anon", 14),
                                    VMA(0x404000, 2, "r", "file", 15)],
@@ -64,7 +66,7 @@ def test_good_file():
                      Operation("madvise_dontneed", ("B", 0x10000, 3), 7)],
             "dev0": [Operation("read", ("A", 0x401000), 12)],
         },
-        schedule=Schedule("order", ("cpu2", "dev0", "cpu2", "cpu0")),
+        schedule=Schedule("order", (("cpu2", 1), ("dev0", "op"), ("cpu2", 3), ("cpu0", 1))),
         expect="write-to-clean",
         description="a long description",
     )
@@ -77,7 +79,8 @@ def test_threads_in_agent_order():
 
 def test_defaults():
     scenario = parse_scenario_text("scenario s\ncpu 0\n  irq_off\nexpect clean\n")
-    assert scenario.system == {key: default for key, (default, _) in SYSTEM_SETTINGS.items()}
+    assert scenario.system == {key: default for key, (default, _) in SYSTEM_SETTINGS.items()} \
+        | {"bugs": ()}
     assert scenario.schedule == Schedule("order", ())
     assert (scenario.mms, scenario.description, scenario.path) == ({}, "", "<string>")
 
@@ -111,7 +114,7 @@ cpu 0
 AFTER_HEAD = [
     # Unknown directives and operations.
     ("frobnicate 1\n", 7, "unknown directive 'frobnicate'; directives are scenario, "
-                          "description, system, mm, cpu, dev, schedule, expect"),
+                          "description, system, bug, mm, cpu, dev, schedule, expect"),
     ("cpu1\n", 7, "unknown directive 'cpu1' (a block is opened by 'cpu 1')"),
     ("cpu 1\n  madvise A 0x400000 1\n", 8,
      "unknown CPU operation 'madvise'; CPU operations are read, write, exec, munmap, "
@@ -194,7 +197,14 @@ AFTER_HEAD = [
     ("schedule order cpu0 cpu1\n", 7, "schedule names cpu1, which has no operations"),
     ("cpu 1\nschedule order cpu1\n", 8, "schedule names cpu1, which has no operations"),
     ("schedule order cpu0 thread1\n", 7,
-     "schedule entry 'thread1' is not an agent like cpu0 or dev1"),
+     "schedule entry 'thread1' is not an agent like cpu0 or dev1, optionally with :N"),
+    ("schedule order cpu0:all\n", 7, "schedule entry 'cpu0:all' is not an agent like cpu0"),
+    ("schedule order cpu0:0\n", 7, "schedule entry 'cpu0:0' asks for no step"),
+    # Bugs.
+    ("bug flush_everything\n", 7, "unknown fix 'flush_everything' for 'bug'; fixes are "
+     "batched_pending, nested_flush, pfnmap_flush"),
+    ("bug nested_flush\nbug nested_flush\n", 8, "'bug nested_flush' given twice"),
+    ("bug\n", 7, "'bug' takes 1 argument (fix), got 0"),
     ("schedule random seed=x\n", 7, "seed 'x' is not a number"),
     ("schedule random seed=-1\n", 7, "seed '-1' is not a number"),
     ("schedule random runs=0\n", 7, "schedule runs must be at least 1"),

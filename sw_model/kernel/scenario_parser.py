@@ -10,18 +10,20 @@ from collections import namedtuple
 from pathlib import Path
 
 from .scenario import VMA, MMSpec, Operation, Scenario, ScenarioError, Schedule
-from .vocabulary import (CPU_OPERATIONS, DEVICE_OPERATIONS, PERMS, SYSTEM_SETTINGS, VIOLATIONS,
-                         VMA_KINDS)
+from .vocabulary import (CPU_OPERATIONS, DEVICE_OPERATIONS, FIXES, PERMS, SYSTEM_SETTINGS,
+                         VIOLATIONS, VMA_KINDS)
 
 PAGE_SIZE = 4096            # the 4 KB granule: VMAs and ranges are counted in these pages
 VA_LIMIT = 1 << 48          # user VAs are 48-bit
 
-DIRECTIVES = ("scenario", "description", "system", "mm", "cpu", "dev", "schedule", "expect")
+DIRECTIVES = ("scenario", "description", "system", "bug", "mm", "cpu", "dev", "schedule",
+              "expect")
 POPULATE_MODES = ("write", "read")
 
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 _MM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _AGENT = re.compile(r"(cpu|dev)([0-9]+)")
+_ORDER_ENTRY = re.compile(r"((?:cpu|dev)[0-9]+)(?::([0-9]+|op))?")
 
 # What each kind of agent is counted by on the system line, and what a message calls it.
 _AGENT_COUNTS = {"cpu": ("cpus", "CPU"), "dev": ("devices", "device")}
@@ -61,6 +63,7 @@ class _Parser:
         self.name = None
         self.description = ""
         self.system = {key: default for key, (default, _) in SYSTEM_SETTINGS.items()}
+        self.system["bugs"] = ()
         self.mms = {}               # name -> MMSpec
         self.agents = {}            # "cpu0" -> _Agent
         self.mm_uses = []           # (mm name, line) of every operation, checked at the end
@@ -191,6 +194,14 @@ class _Parser:
                 self.fail(f"{arg} is not allowed: {key} is one of {', '.join(allowed)}")
             self.system[key] = value
 
+    def directive_bug(self, args):
+        self.count_args("bug", args, ("fix",))
+        if args[0] not in FIXES:
+            self.fail(f"unknown fix '{args[0]}' for 'bug'; fixes are {', '.join(FIXES)}")
+        if args[0] in self.system["bugs"]:
+            self.fail(f"'bug {args[0]}' given twice")
+        self.system["bugs"] += (args[0],)
+
     def directive_mm(self, args):
         self.count_args("mm", args, ("name",))
         name = args[0]
@@ -222,10 +233,16 @@ class _Parser:
         if kind == "order":
             order = []
             for entry in entries:
-                match = _AGENT.fullmatch(entry)
+                match = _ORDER_ENTRY.fullmatch(entry)
                 if not match:
-                    self.fail(f"schedule entry '{entry}' is not an agent like cpu0 or dev1")
-                order.append(f"{match[1]}{int(match[2])}")
+                    self.fail(f"schedule entry '{entry}' is not an agent like cpu0 or dev1, "
+                              f"optionally with :N steps or :op")
+                agent = _AGENT.fullmatch(match[1])
+                amount = match[2] or "1"
+                if amount != "op" and int(amount) < 1:
+                    self.fail(f"schedule entry '{entry}' asks for no step")
+                order.append((f"{agent[1]}{int(agent[2])}",
+                              "op" if amount == "op" else int(amount)))
             self.schedule = Schedule("order", tuple(order))
         elif kind == "random":
             options = {}
@@ -329,7 +346,7 @@ class _Parser:
                           line)
         for mm, va, pages, write, line in self.populates:
             self.check_populate(mm, va, pages, write, line)
-        for entry in self.schedule.order:
+        for entry, _ in self.schedule.order:
             kind, index = _AGENT.fullmatch(entry).groups()
             setting, noun = _AGENT_COUNTS[kind]
             if int(index) >= self.system[setting]:

@@ -1,0 +1,1 @@
+"""The shipped kernel scenarios (``*.scn``; format: docs/scenarios.md)."""

@@ -1,0 +1,73 @@
+"""What ``shootdown run`` prints and writes: a terminal summary of a scenario's runs and
+the same as JSON."""
+from collections import Counter
+
+from sw_model.kernel.vocabulary import VIOLATIONS
+
+#: How many steps of a violating interleaving the summary shows (the JSON has them all).
+SHOWN_STEPS = 60
+
+
+def totals(result):
+    total = Counter()
+    for run in result.runs:
+        total.update(run.stats)
+    return total
+
+
+def summary(result):
+    s = result.scenario
+    t = totals(result)
+    cycles = sum(r.cycles for r in result.runs)
+    ops = sum(len(ops) for ops in s.threads.values()) * len(result.runs)
+    invalidates = {k[len("hw_invalidates_"):]: v for k, v in sorted(t.items())
+                   if k.startswith("hw_invalidates_") and v}
+    lines = [
+        f"scenario {s.name} ({s.path}): {len(result.runs)} run(s), arch {s.system['arch']}, "
+        f"reclaim {s.system['reclaim']}, {s.system['cpus']} CPU(s), "
+        f"{s.system['devices']} device(s)",
+        f"  operations {ops}, steps {sum(len(r.trace) for r in result.runs)}, "
+        f"accesses {t['accesses']}, page faults {t['faults']} ({t['spurious_faults']} "
+        f"spurious), cycles {cycles}",
+        f"  TLB fills {t['hw_tlb_fills']}, walks {t['hw_walks']}, invalidates "
+        + (", ".join(f"{k} {v}" for k, v in invalidates.items()) or "0")
+        + f", syncs {t['hw_syncs']}, shootdowns {t['hw_shootdowns']}",
+        f"  PTEs installed {t['ptes_installed']}, pages freed {t['pages_freed']}",
+    ]
+    if t["stuck_accesses"]:
+        lines.append(f"  STUCK: {t['stuck_accesses']} access(es) still faulting after "
+                     "every fault was handled (a liveness failure)")
+    for run in result.runs:
+        if run.error:
+            lines.append(f"  run seed={run.seed}: ERROR {run.error}")
+    flagged = [r for r in result.runs if r.violations]
+    for run in flagged[:1]:
+        v = run.violations[0]
+        lines.append(f"  VIOLATION (run seed={run.seed}, step {v.step + 1}): {v.describe()}")
+        steps = run.interleaving(v.step)
+        if len(steps) > SHOWN_STEPS:
+            lines.append(f"  ... {len(steps) - SHOWN_STEPS} earlier steps (see --json)")
+        lines += ["  " + line for line in steps[-SHOWN_STEPS:]]
+    if flagged:
+        lines.append(f"  {len(flagged)} of {len(result.runs)} run(s) flagged: "
+                     + ", ".join(result.violation_kinds))
+    verdict = "met" if result.met else "NOT met"
+    seen = "clean" if not result.violation_kinds else ", ".join(result.violation_kinds)
+    lines.append(f"  expectation {s.expect}: {verdict} (observed: {seen})")
+    return "\n".join(lines)
+
+
+def as_json(result):
+    s = result.scenario
+    return {
+        "scenario": s.name, "path": str(s.path), "system": s.system, "expect": s.expect,
+        "met": result.met, "observed": result.violation_kinds or ["clean"],
+        "totals": dict(totals(result)),
+        "runs": [{
+            "seed": r.seed, "cycles": r.cycles, "error": r.error, "stats": dict(r.stats),
+            "violations": [dict(kind=v.kind, meaning=VIOLATIONS[v.kind], agent=v.agent,
+                                mm=v.mm, va=v.va, pa=v.pa, write=v.write, step=v.step + 1)
+                           for v in r.violations],
+            "interleaving": [{"agent": a, "step": label} for a, label in r.trace],
+        } for r in result.runs],
+    }

@@ -1,0 +1,71 @@
+"""The safety checker: every access a CPU or device completes is judged against the
+kernel's view of the page it reached, at that moment.
+
+A translation may outlive the PTE it came from — that is what TLBs do, until the flush
+— so the rule is not "the PTE maps it now" but: the page must still be in the lifetime
+in which this mm mapped it at this address (not freed, not freed and reused, not a page
+table); once an unmap of the address has returned, the old translation must be gone;
+and a write must not land in a clean page that no writable PTE maps (nothing would
+write it back). And the access must be one the VMA allows, unless the mprotect() or
+munmap() taking the permission away has not returned yet.
+"""
+from dataclasses import dataclass
+
+from .vocabulary import VIOLATIONS
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str                 # a vocabulary.VIOLATIONS key
+    agent: str
+    mm: str
+    va: int
+    pa: int
+    write: bool
+    step: int                 # index in the trace of the step that made the access
+
+    def describe(self):
+        access = "write" if self.write else "read"
+        return (f"{self.kind}: {self.agent} {access} of {self.mm} {self.va:#x} reached "
+                f"{self.pa:#x} — {VIOLATIONS[self.kind]}")
+
+
+class SafetyChecker:
+    def __init__(self, allocator, returned):
+        self.allocator = allocator
+        self.returned = returned          # (mm, start, end, step) of unmaps that returned
+        self.violations = []
+
+    def _unmapped_and_returned(self, folio, mm, page):
+        """The kernel unmapped ``page`` from this folio, and an unmap of it returned
+        after that: the translation should be gone everywhere."""
+        removed = folio.removed_at.get((mm, page))
+        if removed is None or (mm, page) in folio.rmap:
+            return False
+        return any(name == mm and start <= page < end and step >= removed
+                   for name, start, end, step in self.returned)
+
+    def check_access(self, agent, mm, va, pa, write, step, revoked):
+        """``revoked``: the VMA forbids this access and no operation revoking it is
+        still running."""
+        folio = self.allocator.folio_at(pa)
+        kind = None
+        if folio is None:
+            kind = None            # outside the kernel's pool: not a page it manages
+        elif folio.kind == "free":
+            kind = "use-after-free"
+        elif folio.kind == "pagetable":
+            kind = "page-table-page"
+        elif (mm.name, va & ~0xFFF) not in folio.mapped_at:
+            kind = "reused-page"
+        elif self._unmapped_and_returned(folio, mm.name, va & ~0xFFF):
+            kind = "stale-translation"
+        elif write and not folio.dirty and not folio.writable_at:
+            kind = "write-to-clean"
+        elif revoked:
+            kind = "revoked-access"
+        if kind is None:
+            return None
+        v = Violation(kind, agent, mm.name, va, pa, write, step)
+        self.violations.append(v)
+        return v

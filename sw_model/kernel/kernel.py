@@ -1,0 +1,254 @@
+"""The kernel: address spaces, page tables and page frames on a platform backend, the
+flush policy, and the user-visible operations a scenario runs on each agent."""
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .checker import SafetyChecker
+from .fault import handle_mm_fault
+from .mm import MM, VMA
+from .mprotect import mprotect
+from .page_alloc import PAGE_SIZE, PageAllocator
+from .pgtable import PageTables, mk_pte, pte_present, pte_write
+from .rmap import try_to_unmap_flush
+from .tlbflush_arm64 import Arm64TLBFlush
+from .tlbflush_x86 import X86TLBFlush
+from .vmscan import reclaim, writeback
+from .vocabulary import FIXES
+from .zap import madvise_dontneed, munmap
+
+#: Where the page-frame pool starts in physical memory.
+POOL_BASE = 0x10_0000
+#: Faults an access may take before it counts as stuck (a liveness failure).
+MAX_FAULTS = 8
+
+FLUSH_POLICIES = {"arm64": Arm64TLBFlush, "x86": X86TLBFlush}
+
+
+@dataclass
+class UnmapBatch:
+    """struct tlbflush_unmap_batch (current->tlb_ubc): what reclaim deferred."""
+    batch: set
+    flush_required: bool = False
+    writable: bool = False
+
+
+class _Revoking:
+    def __init__(self, in_flight, entry):
+        self.in_flight, self.entry = in_flight, entry
+
+    def __enter__(self):
+        self.in_flight.append(self.entry)
+
+    def __exit__(self, *exc):
+        self.in_flight.remove(self.entry)
+
+
+@dataclass
+class AccessOutcome:
+    agent: str
+    mm: str
+    va: int
+    write: bool
+    pa: int | None
+    fault: str | None
+    cycles: int
+    faults_taken: int = 0
+    notes: list = field(default_factory=list)
+
+
+class Kernel:
+    def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None):
+        self.backend = backend
+        self.allocator = PageAllocator(POOL_BASE, frames)
+        self.pgtables = PageTables(backend, self.allocator)
+        self.flush = FLUSH_POLICIES[arch](self)
+        self.reclaim = reclaim
+        self.fixes = {name: True for name in FIXES}
+        self.fixes.update(fixes or {})
+        self.mms = {}
+        self.page_cache = {}              # (mm name, vma start, page index) -> folio
+        self.returned = []                # (mm name, start, end, step): unmaps that returned
+        self.checker = SafetyChecker(self.allocator, self.returned)
+        self.stats = Counter()
+        self.accesses = []
+        self.step_index = 0               # the scheduler's current step, for reports
+        self._ubc = {}
+        self.in_flight = []
+
+    # Address spaces.
+    def create_mm(self, name):
+        root = self.pgtables.alloc_table()
+        mm = self.mms[name] = MM(name, asid=len(self.mms) + 1, root=root.pa)
+        return mm
+
+    def add_vma(self, mm, start, pages, perms, kind):
+        mm.vmas.append(VMA(start, start + pages * PAGE_SIZE, perms, kind))
+
+    def _split_vmas(self, mm, start, end):
+        """__split_vma() at ``start`` and ``end``."""
+        out = []
+        for v in mm.vmas:
+            cuts = sorted({v.start, v.end} | {x for x in (start, end) if v.start < x < v.end})
+            out += [VMA(a, b, v.perms, v.kind) for a, b in zip(cuts, cuts[1:])]
+        mm.vmas = out
+
+    def remove_vma_range(self, mm, start, end):
+        self._split_vmas(mm, start, end)
+        mm.vmas = [v for v in mm.vmas if not (start <= v.start and v.end <= end)]
+
+    def set_vma_perms(self, mm, start, end, perms):
+        self._split_vmas(mm, start, end)
+        for v in mm.vmas:
+            if start <= v.start and v.end <= end:
+                v.perms = perms
+
+    # Page cache: one file per file-backed VMA, indexed by page.
+    def _cache_key(self, mm, vma, va):
+        return (mm.name, vma.start, (va - vma.start) // PAGE_SIZE)
+
+    def page_cache_lookup(self, mm, vma, va):
+        return self.page_cache.get(self._cache_key(mm, vma, va))
+
+    def page_cache_add(self, mm, vma, va, folio):
+        self.page_cache[self._cache_key(mm, vma, va)] = folio
+
+    def page_cache_remove(self, folio):
+        for key in [k for k, f in self.page_cache.items() if f is folio]:
+            del self.page_cache[key]
+        folio.kind = "anon"               # no longer cached: freed by its last put
+
+    # Mapping bookkeeping (the rmap and the folio's lifetime, read by the checker).
+    def install_pte(self, mm, va, ptep, folio, pte, replace=False):
+        """set_pte_at() of a user page, with folio_add_*_rmap() unless ``replace``."""
+        self.pgtables.set_pte_at(ptep, pte)
+        if not replace:
+            folio.mapcount += 1
+            folio.rmap.add((mm.name, va & ~0xFFF))
+            folio.mapped_at.add((mm.name, va & ~0xFFF))
+        self.pte_changed(mm, va, folio, pte)
+        self.stats["ptes_installed"] += 1
+
+    def pte_changed(self, mm, va, folio, pte):
+        """Keep the folio's set of writable mappings right after a PTE change."""
+        if folio is None:
+            return
+        key = (mm.name, va & ~0xFFF)
+        if pte_present(pte) and pte_write(pte):
+            folio.writable_at.add(key)
+        else:
+            folio.writable_at.discard(key)
+
+    def unmap_folio(self, mm, va, folio, dirty):
+        """folio_remove_rmap_pte(), moving a dirty PTE's state to the folio."""
+        folio.rmap.discard((mm.name, va & ~0xFFF))
+        folio.writable_at.discard((mm.name, va & ~0xFFF))
+        folio.removed_at[mm.name, va & ~0xFFF] = self.step_index
+        folio.mapcount -= 1
+        folio.dirty |= dirty
+
+    def put_folio(self, folio):
+        """folio_put(): an anonymous page with no mapping left is freed; a page-cache
+        page stays until reclaim or truncate removes it."""
+        if folio.kind == "anon" and folio.mapcount == 0:
+            self.allocator.free(folio)
+            self.stats["pages_freed"] += 1
+
+    # Operations taking permissions away, while they run: (mm name, start, end).
+    def revoking(self, mm, start, end):
+        """Context manager marking [start, end) of ``mm`` as being revoked."""
+        return _Revoking(self.in_flight, (mm.name, start, end))
+
+    def _revoked(self, mm, va, write, exec):
+        vma = mm.find_vma(va)
+        allowed = vma is not None and (vma.may_write if write else
+                                       vma.may_exec if exec else vma.may_read)
+        return not allowed and not any(name == mm.name and start <= va < end
+                                       for name, start, end in self.in_flight)
+
+    def unmap_returned(self, mm, start, end):
+        """munmap()/madvise() returning: no access may use [start, end)'s old
+        translations from now on."""
+        self.returned.append((mm.name, start, end, self.step_index))
+
+    def tlb_ubc(self, cpu):
+        ubc = self._ubc.get(cpu)
+        if ubc is None:
+            ubc = self._ubc[cpu] = UnmapBatch(self.flush.new_batch())
+        return ubc
+
+    # What agents do.
+    def populate(self, mm, va, write):
+        """Fault a page in before the run (no TLB is touched); a VM_PFNMAP page is
+        mapped the way its driver does (remap_pfn_range())."""
+        vma = mm.find_vma(va)
+        if vma is not None and vma.pfnmap:
+            folio = self.allocator.alloc("driver")
+            ptep = self.pgtables.pte_offset(mm.root, va, alloc=True)
+            self.install_pte(mm, va, ptep, folio, mk_pte(folio.pa, write=vma.may_write,
+                                                         dirty=write))
+            return
+        for _ in handle_mm_fault(self, "setup", 0, mm, va, write=write):
+            pass
+
+    def user_access(self, agent, agent_id, mm, va, *, write=False, exec=False):
+        """A load, store or fetch: translate through the agent's TLB; a fault runs the
+        page-fault handler (CPUs) or fails (devices, which do not fault pages in)."""
+        is_cpu = agent_id[0] == "cpu"
+        if is_cpu:
+            mm.cpumask.add(agent_id[1])            # switch_mm(): this CPU caches mm now
+        kind = "write" if write else "exec" if exec else "read"
+        faults = 0
+        while True:
+            t = self.backend.access(agent_id, va, mm.ttbr, write=write, exec=exec, el0=True)
+            self.stats["accesses"] += 1
+            if t.fault is None:
+                outcome = AccessOutcome(agent, mm.name, va, write, t.pa, None, t.cycles,
+                                        faults)
+                self.accesses.append(outcome)
+                v = self.checker.check_access(agent, mm, va, t.pa, write, self.step_index,
+                                              self._revoked(mm, va, write, exec))
+                yield f"{kind} {mm.name} {va:#x} -> {t.pa:#x}" + \
+                    (f"  VIOLATION {v.kind}" if v else "")
+                return
+            self.stats["faults"] += 1
+            faults += 1
+            yield f"{kind} {mm.name} {va:#x}: {t.fault.lower()} fault at level {t.level}"
+            if not is_cpu or faults > MAX_FAULTS:
+                if is_cpu:
+                    self.stats["stuck_accesses"] += 1     # a liveness failure
+                self.accesses.append(AccessOutcome(agent, mm.name, va, write, None, t.fault,
+                                                   t.cycles, faults))
+                return
+            result = yield from handle_mm_fault(self, agent, agent_id[1], mm, va,
+                                                write=write, exec=exec)
+            if result is not None:                     # SIGSEGV or SIGBUS
+                self.accesses.append(AccessOutcome(agent, mm.name, va, write, None,
+                                                   result, t.cycles, faults))
+                return
+
+    def operation(self, agent, agent_id, name, args):
+        """The generator that runs scenario operation ``name`` on ``agent``."""
+        cpu = agent_id[1]
+        mm = self.mms[args[0]] if args and isinstance(args[0], str) else None
+        if name in ("read", "write", "exec"):
+            return self.user_access(agent, agent_id, mm, args[1], write=name == "write",
+                                    exec=name == "exec")
+        if name == "munmap":
+            return munmap(self, agent, cpu, mm, args[1], args[2])
+        if name == "madvise_dontneed":
+            return madvise_dontneed(self, agent, cpu, mm, args[1], args[2])
+        if name == "mprotect":
+            return mprotect(self, agent, cpu, mm, args[1], args[2], args[3])
+        if name == "reclaim":
+            return reclaim(self, agent, cpu, mm, args[1])
+        if name == "try_to_unmap_flush":
+            return try_to_unmap_flush(self, cpu)
+        if name == "mkclean":
+            return writeback(self, agent, cpu, mm, args[1])
+        if name in ("irq_off", "irq_on"):
+            return self._irqs(cpu, name == "irq_on")
+        raise ValueError(f"unknown operation {name!r}")
+
+    def _irqs(self, cpu, enabled):
+        self.backend.set_irqs(cpu, enabled)
+        yield "local_irq_enable" if enabled else "local_irq_disable"

@@ -1,0 +1,45 @@
+"""struct mmu_gather (mm/mmu_gather.c, v6.10): unmap now, flush once, free after."""
+from .page_alloc import PAGE_SIZE
+
+
+class MMUGather:
+    def __init__(self, kernel, cpu, mm):
+        """tlb_gather_mmu(): counts as a pending flush of ``mm`` until finished."""
+        self.k, self.cpu, self.mm = kernel, cpu, mm
+        self.start, self.end = None, None     # the range to flush (__tlb_adjust_range)
+        self.pages = []                       # folios to free after the flush
+        self.tables = []                      # page-table pages to free after the flush
+        mm.tlb_flush_pending += 1             # inc_tlb_flush_pending()
+
+    def tlb_remove_tlb_entry(self, va):
+        """tlb_remove_tlb_entry(): widen the range to flush."""
+        va &= ~0xFFF
+        self.start = va if self.start is None else min(self.start, va)
+        self.end = va + PAGE_SIZE if self.end is None else max(self.end, va + PAGE_SIZE)
+
+    def tlb_remove_page(self, folio):
+        self.pages.append(folio)
+
+    def tlb_flush_mmu(self):
+        """tlb_flush_mmu(): flush the gathered range, then free what was gathered."""
+        if self.start is not None:
+            yield from self.k.flush.flush_tlb_range(self.cpu, self.mm, self.start, self.end,
+                                                    freed_tables=bool(self.tables))
+            self.start = self.end = None
+        for folio in self.pages:
+            self.k.put_folio(folio)
+        for table in self.tables:
+            self.k.pgtables.free_table(table)
+        if self.pages or self.tables:
+            yield f"tlb_flush_mmu: freed {len(self.pages)} pages, {len(self.tables)} tables"
+        self.pages, self.tables = [], []
+
+    def tlb_finish_mmu(self):
+        """tlb_finish_mmu(): a gather that ran alongside another on the same mm flushes
+        everything, as it cannot know what the other one cleared (2017 fix)."""
+        if self.mm.mm_tlb_flush_nested() and self.k.fixes["nested_flush"]:
+            yield from self.k.flush.flush_tlb_mm(self.cpu, self.mm)
+            self.start = self.end = None
+        yield from self.tlb_flush_mmu()
+        self.mm.tlb_flush_pending -= 1        # dec_tlb_flush_pending()
+        yield "tlb_finish_mmu"

@@ -1,0 +1,33 @@
+"""mprotect() (mm/mprotect.c, v6.10): change_protection() over an mmu_gather."""
+from .mmu_gather import MMUGather
+from .page_alloc import PAGE_SIZE
+from .pgtable import pte_mkprotnone, pte_pa, pte_present, pte_wrprotect
+from .rmap import flush_tlb_batched_pending
+
+
+def mprotect(k, agent, cpu, mm, va, pages, perms):
+    """Take write (or all) permission away from present PTEs and flush; permissions
+    that grow are left to faults (no PTE becomes writable here)."""
+    end = va + pages * PAGE_SIZE
+    with k.revoking(mm, va, end):
+        yield from mm.mmap_lock.down_write(agent)
+        yield from flush_tlb_batched_pending(k, cpu, mm)
+        k.set_vma_perms(mm, va, end, perms)
+        tlb = MMUGather(k, cpu, mm)
+        yield f"tlb_gather_mmu {mm.name}"
+        pt = k.pgtables
+        for page in range(va, end, PAGE_SIZE):
+            ptep = pt.pte_offset(mm.root, page)
+            if ptep is None:
+                continue
+            ptl = pt.pte_lockptr(ptep)
+            yield from ptl.lock(agent)
+            pte = pt.ptep_get(ptep)
+            if pte_present(pte) and "w" not in perms:
+                old = pt.ptep_modify(ptep, pte_mkprotnone if perms == "none" else pte_wrprotect)
+                k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), 0)
+                tlb.tlb_remove_tlb_entry(page)
+            ptl.unlock(agent)
+            yield f"change_pte_range {page:#x}: {pte:#x}"
+        yield from tlb.tlb_finish_mmu()
+        mm.mmap_lock.up_write(agent)

@@ -1,0 +1,64 @@
+"""Physical page frames and their ``struct folio`` state (mm/page_alloc.c, one page per
+folio). Freed frames go to the head of the free list, so the next allocation reuses the
+most recently freed page: reuse is what makes a stale translation dangerous."""
+from dataclasses import dataclass, field
+
+PAGE_SIZE = 0x1000
+
+
+@dataclass(eq=False)
+class Folio:
+    pa: int
+    kind: str = "free"          # "free", "anon", "file", "pagetable", "driver" (VM_PFNMAP)
+    generation: int = 0         # bumped at every allocation: which lifetime this is
+    mapcount: int = 0           # folio_mapcount(): PTEs mapping it
+    dirty: bool = False         # folio_test_dirty()
+    # Every (mm, page VA) mapped to the folio in this lifetime, even if unmapped since:
+    # a TLB may still translate through any of them until the folio is freed.
+    mapped_at: set = field(default_factory=set)
+    rmap: set = field(default_factory=set)      # (mm, page VA) mapped now (the rmap)
+    writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
+    removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
+
+
+class OutOfMemory(Exception):
+    pass
+
+
+class PageAllocator:
+    """Frames [base, base + frames * 4 KB); page tables come from the same pool."""
+
+    def __init__(self, base, frames):
+        self.folios = [Folio(base + i * PAGE_SIZE) for i in range(frames)]
+        self.base = base
+        self.free_list = list(reversed(self.folios))     # pop() takes the lowest first
+        self.stats = {"allocated": 0, "freed": 0}
+
+    def folio_at(self, pa):
+        """The folio holding physical address ``pa``, or None outside the pool."""
+        i = (pa - self.base) // PAGE_SIZE
+        return self.folios[i] if 0 <= i < len(self.folios) else None
+
+    def alloc(self, kind):
+        """alloc_pages(): the most recently freed frame."""
+        if not self.free_list:
+            raise OutOfMemory(f"no free page frame for a new {kind} page")
+        folio = self.free_list.pop()
+        folio.kind = kind
+        folio.generation += 1
+        folio.mapcount = 0
+        folio.dirty = False
+        folio.mapped_at = set()
+        folio.rmap = set()
+        folio.writable_at = set()
+        folio.removed_at = {}
+        self.stats["allocated"] += 1
+        return folio
+
+    def free(self, folio):
+        """free_unref_folios()."""
+        if folio.kind == "free":
+            raise AssertionError(f"double free of the page at {folio.pa:#x}")
+        folio.kind = "free"
+        self.free_list.append(folio)
+        self.stats["freed"] += 1

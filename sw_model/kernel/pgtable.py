@@ -1,0 +1,151 @@
+"""Page tables in the backend's memory (Armv8-A descriptors, 4 KB granule), read and
+written the way the kernel does: every access is a real load, store or atomic of the
+platform, so the hardware walkers race with it."""
+from hdl.descriptor import LEVEL_INDEX_SHIFT
+
+from ..descriptors import DESCRIPTOR, decode, encode_table
+from .locks import SpinLock
+
+# Software bits (descriptor bits 55..58): arm64's PTE_DIRTY, and PTE_PROT_NONE (a
+# mapping kept but made inaccessible: not valid to hardware, still a page to the kernel).
+PTE_SW_DIRTY = 1
+PTE_SW_PROT_NONE = 2
+
+
+def pte_index_address(table, va, level):
+    return table | (((va >> LEVEL_INDEX_SHIFT[level]) & 0x1FF) << 3)
+
+
+def mk_pte(pa, *, write=False, exec=False, dirty=False, young=True):
+    """mk_pte() of a user page: writable means DBM (arm64's PTE_WRITE), and a writable
+    page that is not dirty is read-only until hardware or a fault marks it dirty."""
+    return DESCRIPTOR.pack(valid=1, type=1, ap1=1, ap2=int(not (write and dirty)), sh=3,
+                           af=int(young), ng=1, addr=pa >> 12, dbm=int(write),
+                           pxn=1, uxn=int(not exec), sw=PTE_SW_DIRTY if dirty else 0)
+
+
+def pte_present(pte):
+    return pte & 1
+
+
+def pte_protnone(pte):
+    return not pte & 1 and bool(decode(pte).sw & PTE_SW_PROT_NONE)
+
+
+def pte_mkprotnone(pte):
+    """pte_modify() to PAGE_NONE: invalid to the walker, the page kept, write dropped."""
+    d = decode(pte_wrprotect(pte))
+    return DESCRIPTOR.pack(**d._replace(valid=0, sw=d.sw | PTE_SW_PROT_NONE)._asdict())
+
+
+def pte_mkpresent(pte):
+    """The reverse of pte_mkprotnone(): valid again, still read-only."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(valid=1, sw=d.sw & ~PTE_SW_PROT_NONE)._asdict())
+
+
+def pte_pa(pte):
+    return decode(pte).addr << 12
+
+
+def pte_write(pte):
+    """pte_write(): arm64 PTE_WRITE is the DBM bit."""
+    return decode(pte).dbm
+
+
+def pte_dirty(pte):
+    """pte_dirty(): software dirty, or hardware dirty (writable and not read-only)."""
+    d = decode(pte)
+    return bool(d.sw & PTE_SW_DIRTY or (d.dbm and not d.ap2))
+
+
+def pte_wrprotect(pte):
+    """pte_wrprotect(): read-only, keeping a hardware dirty state as software dirty."""
+    d = decode(pte)
+    sw = d.sw | (PTE_SW_DIRTY if pte_dirty(pte) else 0)
+    return DESCRIPTOR.pack(**d._replace(dbm=0, ap2=1, sw=sw)._asdict())
+
+
+def pte_mkclean(pte):
+    """pte_mkclean(): not dirty; a writable page goes back to read-only-until-written."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(ap2=1, sw=d.sw & ~PTE_SW_DIRTY)._asdict())
+
+
+class PageTables:
+    """The page-table pages of every mm, and their split PTE locks."""
+
+    def __init__(self, backend, allocator):
+        self.backend, self.allocator = backend, allocator
+        # Words written non-zero in each table page: a reused page is cleared by
+        # writing back just those, which is what a memset would change.
+        self.written = {}
+        self.ptl = {}                       # PTE table address -> SpinLock
+
+    def write(self, addr, value):
+        self.backend.write(addr, value)
+        table = addr & ~0xFFF
+        if value:
+            self.written.setdefault(table, set()).add(addr)
+
+    def alloc_table(self):
+        """pte_alloc_one() and friends: a zeroed table page."""
+        folio = self.allocator.alloc("pagetable")
+        for addr in sorted(self.written.pop(folio.pa, ())):
+            self.backend.write(addr, 0)
+        return folio
+
+    def free_table(self, folio):
+        self.allocator.free(folio)
+
+    def pte_lockptr(self, ptep):
+        """pte_lockptr(): the lock of the PTE table holding ``ptep``."""
+        table = ptep & ~0xFFF
+        lock = self.ptl.get(table)
+        if lock is None:
+            lock = self.ptl[table] = SpinLock(f"ptl {table:#x}")
+        return lock
+
+    def pte_offset(self, root, va, alloc=False):
+        """Address of the PTE for ``va`` (pte_offset_map()); with ``alloc``, missing
+        tables are allocated (__pte_alloc()). None when a table is missing."""
+        table = root
+        for level in range(3):
+            addr = pte_index_address(table, va, level)
+            d = self.backend.read(addr)
+            if d & 1:
+                table = decode(d).addr << 12
+            elif alloc:
+                table = self.alloc_table().pa
+                self.write(addr, encode_table(table))
+            else:
+                return None
+        return pte_index_address(table, va, 3)
+
+    def ptep_get(self, ptep):
+        return self.backend.read(ptep)
+
+    # One 64-bit load: arm64's ptep_get_lockless() of a single (non-contpte) entry.
+    ptep_get_lockless = ptep_get
+
+    def set_pte_at(self, ptep, pte):
+        self.write(ptep, pte)
+
+    def ptep_get_and_clear(self, ptep):
+        """ptep_get_and_clear(): an atomic exchange, so a hardware dirty update racing
+        with it is either in the returned value or fails its compare-and-swap."""
+        while True:
+            old = self.backend.read(ptep)
+            if self.backend.cas(ptep, old, 0) == old:
+                return old
+
+    def ptep_modify(self, ptep, change):
+        """Atomically replace the PTE by ``change(old)`` (ptep_modify_prot_start/commit,
+        ptep_set_wrprotect); returns the old value."""
+        while True:
+            old = self.backend.read(ptep)
+            new = change(old)
+            if self.backend.cas(ptep, old, new) == old:
+                if new:
+                    self.written.setdefault(ptep & ~0xFFF, set()).add(ptep)
+                return old

@@ -1,0 +1,81 @@
+"""Reverse-map walks (mm/rmap.c, v6.10): try_to_unmap() for reclaim with the batched
+unmap flush, folio_mkclean() for writeback, and flush_tlb_batched_pending()."""
+from .pgtable import pte_dirty, pte_mkclean, pte_present, pte_write, pte_wrprotect
+
+
+def flush_tlb_batched_pending(k, cpu, mm):
+    """flush_tlb_batched_pending(): a path about to change this mm's PTEs first flushes
+    what reclaim deferred, else it could skip a flush for a PTE reclaim already cleared
+    (2017 fix)."""
+    if mm.tlb_flush_batched and k.fixes["batched_pending"]:
+        yield from k.flush.flush_tlb_mm(cpu, mm)
+        mm.tlb_flush_batched = False
+
+
+def try_to_unmap(k, agent, cpu, folio):
+    """try_to_unmap() → try_to_unmap_one() per mapping. With the batched flush
+    (TTU_BATCH_FLUSH) the PTE is cleared and the flush deferred to
+    try_to_unmap_flush(); otherwise ptep_clear_flush()."""
+    batched = k.reclaim == "batched"
+    ubc = k.tlb_ubc(cpu)
+    for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
+        mm = k.mms[mm]
+        pt = k.pgtables
+        ptep = pt.pte_offset(mm.root, va)
+        ptl = pt.pte_lockptr(ptep)
+        yield from ptl.lock(agent)
+        pte = pt.ptep_get_and_clear(ptep)
+        if batched:
+            # set_tlb_ubc_flush_pending()
+            yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
+            ubc.flush_required = True
+            ubc.writable |= bool(pte_write(pte))
+            mm.tlb_flush_batched = True
+        else:
+            yield from k.flush.flush_tlb_page(cpu, mm, va)
+        k.unmap_folio(mm, va, folio, dirty=pte_present(pte) and pte_dirty(pte))
+        ptl.unlock(agent)
+        yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}" + \
+            (" (flush deferred)" if batched else "")
+
+
+def try_to_unmap_flush(k, cpu):
+    """try_to_unmap_flush(): flush everything this CPU's reclaim deferred."""
+    ubc = k.tlb_ubc(cpu)
+    if not ubc.flush_required:
+        yield "try_to_unmap_flush: nothing deferred"
+        return
+    yield from k.flush.arch_tlbbatch_flush(cpu, ubc.batch)
+    ubc.flush_required = ubc.writable = False
+
+
+def try_to_unmap_flush_dirty(k, cpu):
+    """try_to_unmap_flush_dirty(): flush before writeback only if a writable PTE was
+    deferred (a clean read-only one cannot have dirtied the page)."""
+    if k.tlb_ubc(cpu).writable:
+        yield from try_to_unmap_flush(k, cpu)
+
+
+def folio_mkclean(k, agent, cpu, folio):
+    """folio_mkclean() → page_vma_mkclean_one() per mapping: write-protect and clean
+    every PTE that is dirty or writable, flushing it; a clean read-only PTE is
+    skipped — trusting the PTE, which seed 000 shows is unsafe while another thread's
+    flush is still deferred."""
+    pt = k.pgtables
+    for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
+        mm = k.mms[mm]
+        ptep = pt.pte_offset(mm.root, va)
+        ptl = pt.pte_lockptr(ptep)
+        yield from ptl.lock(agent)
+        pte = pt.ptep_get(ptep)
+        if not pte_dirty(pte) and not pte_write(pte):
+            ptl.unlock(agent)
+            yield f"page_vma_mkclean_one {mm.name} {va:#x}: clean and read-only, skipped"
+            continue
+        old = pt.ptep_get_and_clear(ptep)                # ptep_clear_flush()
+        yield from k.flush.flush_tlb_page(cpu, mm, va)
+        folio.dirty |= pte_dirty(old)
+        pt.set_pte_at(ptep, pte_mkclean(pte_wrprotect(old)))
+        k.pte_changed(mm, va, folio, 0)
+        ptl.unlock(agent)
+        yield f"page_vma_mkclean_one {mm.name} {va:#x}: write-protected"

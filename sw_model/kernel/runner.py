@@ -1,0 +1,139 @@
+"""Runs a parsed scenario on a platform backend: builds the kernel and its address
+spaces, gives each agent its operations, interleaves them, and checks every access."""
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .kernel import Kernel
+from .sched import Agent, Deadlock, Scheduler, ScheduleError
+
+
+class _Stop(Exception):
+    """The first violation ends a run: its trace is the interleaving to report."""
+
+
+@dataclass
+class RunOutcome:
+    seed: int | None
+    trace: list                   # (agent, step label)
+    violations: list              # checker.Violation
+    error: str | None             # a deadlock or an impossible explicit order
+    cycles: int
+    stats: Counter
+
+    def interleaving(self, last=None):
+        steps = self.trace if last is None else self.trace[:last + 1]
+        return [f"{i + 1:4d}  {agent:5s} {label}" for i, (agent, label) in enumerate(steps)]
+
+
+@dataclass
+class ScenarioResult:
+    scenario: object
+    runs: list = field(default_factory=list)
+
+    @property
+    def violation_kinds(self):
+        return sorted({v.kind for r in self.runs for v in r.violations})
+
+    @property
+    def stuck_accesses(self):
+        """Accesses that kept faulting after every fault was handled (liveness)."""
+        return sum(r.stats["stuck_accesses"] for r in self.runs)
+
+    @property
+    def errors(self):
+        return [r.error for r in self.runs if r.error]
+
+    @property
+    def met(self):
+        """Whether the scenario's expectation holds over all its runs."""
+        if self.errors:
+            return False
+        if self.scenario.expect == "clean":
+            return not self.violation_kinds and not self.stuck_accesses
+        return self.scenario.expect in self.violation_kinds
+
+
+def make_backend(name, system):
+    if name != "golden":
+        raise ValueError(f"unknown backend {name!r}; available: golden")
+    from ..golden_backend import GoldenBackend
+    return GoldenBackend(cpus=system["cpus"], devices=system["devices"],
+                         tlb_entries=system["tlb"])
+
+
+def _agent_id(name):
+    return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
+
+
+def run_once(scenario, seed=None, backend="golden"):
+    system = scenario.system
+    platform = make_backend(backend, system)
+    kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
+                    frames=system["frames"],
+                    fixes={name: False for name in system.get("bugs", ())})
+    for spec in scenario.mms.values():
+        mm = kernel.create_mm(spec.name)
+        for vma in spec.vmas:
+            kernel.add_vma(mm, vma.start, vma.pages, vma.perms, vma.kind)
+        for va, pages, write in spec.populate:
+            for page in range(pages):
+                kernel.populate(mm, va + page * 0x1000, write)
+    agents = []
+    for name, ops in scenario.threads.items():
+        agent_id = _agent_id(name)
+        agents.append(Agent(name, [
+            (f"{op.name} {' '.join(_show(a) for a in op.args)}".strip(),
+             lambda op=op, name=name, agent_id=agent_id:
+                 kernel.operation(name, agent_id, op.name, op.args))
+            for op in ops]))
+    sched = Scheduler(agents, platform, order=scenario.schedule.order,
+                      rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
+
+    def on_step(agent, label):
+        kernel.step_index = len(sched.trace)
+        if kernel.checker.violations:
+            raise _Stop
+
+    error = None
+    try:
+        sched.run(on_step)
+    except _Stop:
+        pass
+    except (Deadlock, ScheduleError) as e:
+        error = str(e)
+    stats = Counter(kernel.stats)
+    stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
+    return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
+                      platform.cycles, stats)
+
+
+def _flat(stats):
+    out = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update({f"{key}_{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _show(arg):
+    return f"{arg:#x}" if isinstance(arg, int) and arg >= 0x1000 else str(arg)
+
+
+def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None):
+    """All runs of ``scenario``: one for an explicit order; ``runs`` seeded random
+    interleavings (seeds seed, seed+1, ...) for a random schedule."""
+    result = ScenarioResult(scenario)
+    if scenario.schedule.kind == "random":
+        first = scenario.schedule.seed if seed is None else seed
+        count = scenario.schedule.runs if runs is None else runs
+        seeds = range(first, first + count)
+    else:
+        seeds = [None]
+    for i, s in enumerate(seeds):
+        result.runs.append(run_once(scenario, s, backend))
+        if progress:
+            progress(i + 1, len(seeds))
+    return result

@@ -1,0 +1,80 @@
+"""arm64 TLB maintenance (arch/arm64/include/asm/tlbflush.h, v6.10): broadcast TLBI
+instructions completed by a DSB on the issuing CPU; no IPIs."""
+from hdl.ports import InvalidateOp
+
+from ..platform import Invalidate
+from .page_alloc import PAGE_SIZE
+
+#: Pages past which a range flush becomes a flush of the whole ASID (MAX_DVM_OPS).
+MAX_DVM_OPS = 512
+
+
+class Arm64TLBFlush:
+    name = "arm64"
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self.devices = kernel.backend.devices > 0     # SMMU with broadcast TLB maintenance
+
+    def _tlbi(self, cpu, op, mm, va=0, end=0):
+        self.k.backend.tlbi(("cpu", cpu), Invalidate(op, asid=mm.asid, va=va, end=end,
+                                            devices=self.devices))
+        self.k.stats[f"tlbi_{op.name.lower()}"] += 1
+
+    def _dsb(self, cpu):
+        self.k.backend.dsb(("cpu", cpu))
+        self.k.stats["dsb"] += 1
+
+    def flush_tlb_page(self, cpu, mm, va):
+        """flush_tlb_page(): dsb ishst; tlbi vale1is; dsb ish."""
+        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
+        self._dsb(cpu)
+        yield f"flush_tlb_page {va:#x}"
+
+    def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
+        """__flush_tlb_range(): one range TLBI (FEAT_TLBIRANGE), or the whole ASID past
+        MAX_DVM_OPS pages; last-level only unless page tables were freed."""
+        pages = (end - start) // PAGE_SIZE
+        if pages > MAX_DVM_OPS:
+            yield from self.flush_tlb_mm(cpu, mm)
+            return
+        if pages == 1:
+            op = InvalidateOp.VAE1 if freed_tables else InvalidateOp.VALE1
+            self._tlbi(cpu, op, mm, start)
+        else:
+            self._tlbi(cpu, InvalidateOp.RVAE1, mm, start, end)
+        self._dsb(cpu)
+        yield f"flush_tlb_range {start:#x}-{end:#x}"
+
+    def flush_tlb_mm(self, cpu, mm):
+        """flush_tlb_mm(): tlbi aside1is; dsb ish."""
+        self._tlbi(cpu, InvalidateOp.ASIDE1, mm)
+        self._dsb(cpu)
+        yield f"flush_tlb_mm {mm.name}"
+
+    def ptep_set_access_flags_flush(self, cpu, mm, va):
+        """__ptep_set_access_flags(): a write upgrade invalidates the stale read-only
+        entry everywhere (arch/arm64/mm/fault.c), so no CPU keeps faulting on it."""
+        yield from self.flush_tlb_page(cpu, mm, va)
+
+    def flush_tlb_fix_spurious_fault(self, cpu, mm, va):
+        """A no-op on arm64: upgrades were flushed when they were made."""
+        return
+        yield
+
+    # Batched unmap flush (reclaim): the TLBIs go out now, one DSB completes them later.
+    def new_batch(self):
+        return set()                  # CPUs that issued TLBIs not yet completed
+
+    def arch_tlbbatch_add_pending(self, cpu, batch, mm, va):
+        """arch_tlbbatch_add_pending(): __flush_tlb_page_nosync()."""
+        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
+        batch.add(cpu)
+        yield f"arch_tlbbatch_add_pending {va:#x} (tlbi, no dsb)"
+
+    def arch_tlbbatch_flush(self, cpu, batch):
+        """arch_tlbbatch_flush(): dsb(ish) — which completes only the TLBIs this CPU
+        issued, the arm64 subtlety of the 2025 batched-pending fix."""
+        self._dsb(cpu)
+        batch.discard(cpu)
+        yield "arch_tlbbatch_flush (dsb)"

@@ -1,0 +1,38 @@
+"""Reclaim of one folio (mm/vmscan.c shrink_folio_list(), v6.10): unmap it everywhere,
+write it back if dirty, flush what was deferred, free it."""
+from .pgtable import pte_pa, pte_present
+from .rmap import folio_mkclean, try_to_unmap, try_to_unmap_flush, try_to_unmap_flush_dirty
+
+
+def reclaim(k, agent, cpu, mm, va):
+    """Reclaim the folio that ``mm`` maps at ``va`` (as if the LRU scan picked it)."""
+    ptep = k.pgtables.pte_offset(mm.root, va)
+    pte = k.pgtables.ptep_get(ptep) if ptep is not None else 0
+    folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+    if folio is None or folio.kind not in ("anon", "file"):
+        yield f"reclaim {mm.name} {va:#x}: nothing mapped"
+        return
+    yield f"shrink_folio_list: folio {folio.pa:#x}"
+    yield from try_to_unmap(k, agent, cpu, folio)
+    if folio.dirty:
+        yield from try_to_unmap_flush_dirty(k, cpu)
+        folio.dirty = False                                # pageout(): written back
+        yield f"pageout {folio.pa:#x}"
+    yield from try_to_unmap_flush(k, cpu)
+    if folio.kind == "file":
+        k.page_cache_remove(folio)                         # __remove_mapping()
+    k.put_folio(folio)
+    yield f"shrink_folio_list: freed {folio.pa:#x}"
+
+
+def writeback(k, agent, cpu, mm, va):
+    """folio_mkclean() then clear the dirty flag, as writeback of a page does."""
+    ptep = k.pgtables.pte_offset(mm.root, va)
+    pte = k.pgtables.ptep_get(ptep) if ptep is not None else 0
+    folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+    if folio is None:
+        yield f"mkclean {mm.name} {va:#x}: nothing mapped"
+        return
+    yield from folio_mkclean(k, agent, cpu, folio)
+    folio.dirty = False                                    # folio_clear_dirty_for_io()
+    yield f"writeback {folio.pa:#x}: clean"

@@ -1,0 +1,60 @@
+"""The operations a scenario can give a CPU or a device, and their arguments.
+
+One table, read by the scenario parser (to check a file) and by the kernel (to run it).
+Argument kinds: ``mm`` (a declared address space), ``va`` (a user virtual address),
+``pages`` (a count >= 1), ``perms`` (``none``, ``r``, ``rw``, ``rx``, ``rwx``).
+"""
+
+PERMS = ("none", "r", "rw", "rx", "rwx")
+
+#: What backs a VMA: anonymous memory, the page cache, or raw PFNs (VM_PFNMAP).
+VMA_KINDS = ("anon", "file", "pfnmap")
+
+#: name -> (argument kinds, what it models)
+CPU_OPERATIONS = {
+    "read": (("mm", "va"), "a user load; page faults are handled"),
+    "write": (("mm", "va"), "a user store; page faults are handled"),
+    "exec": (("mm", "va"), "a user instruction fetch"),
+    "munmap": (("mm", "va", "pages"), "munmap(): zap with mmu_gather, free after flush"),
+    "mprotect": (("mm", "va", "pages", "perms"), "mprotect(): change_protection()"),
+    "madvise_dontneed": (("mm", "va", "pages"), "madvise(MADV_DONTNEED) under mmap_lock read"),
+    "reclaim": (("mm", "va"), "shrink_folio_list() of the folio mapped at va: try_to_unmap"),
+    "try_to_unmap_flush": ((), "try_to_unmap_flush(): flush this CPU's deferred batch"),
+    "mkclean": (("mm", "va"), "folio_mkclean() of the folio mapped at va (writeback)"),
+    "irq_off": ((), "local_irq_disable(): shootdowns to this CPU wait"),
+    "irq_on": ((), "local_irq_enable()"),
+}
+DEVICE_OPERATIONS = {
+    "read": (("mm", "va"), "a DMA read through the device TLB"),
+    "write": (("mm", "va"), "a DMA write through the device TLB"),
+}
+
+#: Kinds of violation the safety checker reports (a scenario's ``expect``).
+VIOLATIONS = {
+    "use-after-free": "an access reached a page the kernel has freed",
+    "reused-page": "an access reached a page freed and reallocated since it was mapped",
+    "stale-translation": "an access used a translation that an munmap() or madvise() "
+                         "had already removed and returned from",
+    "page-table-page": "a user access reached a page that holds page tables",
+    "write-to-clean": "a write reached a clean page that no writable PTE maps (the "
+                      "write is lost: nothing will write the page back)",
+    "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
+                      "munmap() that took the permission away returned",
+}
+
+#: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
+FIXES = {
+    "batched_pending": "flush_tlb_batched_pending() before changing PTEs (2017)",
+    "nested_flush": "tlb_finish_mmu() flushes the whole mm after parallel gathers (2017)",
+    "pfnmap_flush": "tlb_end_vma() flushes VM_PFNMAP ranges at once (CVE-2022-39188)",
+}
+
+#: System settings a scenario may give, with their defaults and allowed values.
+SYSTEM_SETTINGS = {
+    "cpus": (2, range(1, 9)),
+    "devices": (0, range(0, 3)),
+    "tlb": (16, range(4, 65)),
+    "arch": ("arm64", ("arm64", "x86")),            # how TLBs are flushed
+    "reclaim": ("batched", ("eager", "batched")),   # reclaim flushes at once or defers
+    "frames": (64, range(8, 4097)),                 # user page frames in the allocator
+}

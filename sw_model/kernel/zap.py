@@ -1,0 +1,72 @@
+"""Unmapping user memory (mm/memory.c, mm/mmap.c, mm/madvise.c, v6.10): zap_pte_range()
+under an mmu_gather, for munmap() and madvise(MADV_DONTNEED)."""
+from .mmu_gather import MMUGather
+from .page_alloc import PAGE_SIZE
+from .pgtable import pte_dirty, pte_pa, pte_present, pte_protnone
+from .rmap import flush_tlb_batched_pending
+
+
+def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
+    """zap_pte_range(): clear each PTE under its PTL; the folios go to the gather, to be
+    freed after the flush (a VM_PFNMAP VMA's pages to ``driver_pages``)."""
+    pt = k.pgtables
+    for va in range(start, end, PAGE_SIZE):
+        ptep = pt.pte_offset(mm.root, va)
+        if ptep is None:
+            continue
+        ptl = pt.pte_lockptr(ptep)
+        yield from ptl.lock(agent)
+        pte = pt.ptep_get_and_clear(ptep)
+        if pte_present(pte) or pte_protnone(pte):
+            tlb.tlb_remove_tlb_entry(va)
+            folio = k.allocator.folio_at(pte_pa(pte))
+            if folio is not None:
+                k.unmap_folio(mm, va, folio, dirty=pte_dirty(pte))
+                if vma.pfnmap:
+                    driver_pages.append(folio)    # not the kernel's to free
+                else:
+                    tlb.tlb_remove_page(folio)
+        ptl.unlock(agent)
+        yield f"zap_pte_range {va:#x}: ptep_get_and_clear = {pte:#x}"
+
+
+def unmap_range(k, agent, cpu, mm, start, end):
+    tlb = MMUGather(k, cpu, mm)                # tlb_gather_mmu()
+    yield f"tlb_gather_mmu {mm.name}"
+    for vma in list(mm.vmas):
+        lo, hi = max(start, vma.start), min(end, vma.end)
+        if lo < hi:
+            driver_pages = []
+            yield from zap_pte_range(k, agent, tlb, mm, vma, lo, hi, driver_pages)
+            if vma.pfnmap:
+                if k.fixes["pfnmap_flush"]:
+                    yield from tlb.tlb_flush_mmu()   # tlb_end_vma(): flush VM_PFNMAP now
+                # The driver's unmap_mapping_range() finds these PTEs gone already and
+                # frees its pages: here, at once (CVE-2022-39188's window).
+                for folio in driver_pages:
+                    k.allocator.free(folio)
+                if driver_pages:
+                    yield f"driver frees {len(driver_pages)} pages of {lo:#x}-{hi:#x}"
+    yield from tlb.tlb_finish_mmu()
+
+
+def munmap(k, agent, cpu, mm, va, pages):
+    """__do_munmap() (mmap_lock held for write): zap, flush, free, drop the VMAs."""
+    end = va + pages * PAGE_SIZE
+    with k.revoking(mm, va, end):
+        yield from mm.mmap_lock.down_write(agent)
+        yield from flush_tlb_batched_pending(k, cpu, mm)
+        yield from unmap_range(k, agent, cpu, mm, va, end)
+        k.remove_vma_range(mm, va, end)
+        mm.mmap_lock.up_write(agent)
+        k.unmap_returned(mm, va, end)
+
+
+def madvise_dontneed(k, agent, cpu, mm, va, pages):
+    """madvise_dontneed_single_vma() (mmap_lock held for read, so two can run at once)."""
+    end = va + pages * PAGE_SIZE
+    yield from mm.mmap_lock.down_read(agent)
+    yield from flush_tlb_batched_pending(k, cpu, mm)
+    yield from unmap_range(k, agent, cpu, mm, va, end)
+    mm.mmap_lock.up_read(agent)
+    k.unmap_returned(mm, va, end)
