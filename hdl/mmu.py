@@ -3,19 +3,20 @@
 An access is accepted when the MMU is idle; a TLB hit (or an access that faults without a
 walk) answers in the next cycle. A miss starts a walk; the result is written into the TLB
 and answered in the cycle after the walk's last memory response. An invalidate accepted
-while a walk is in flight makes that walk stale: its result is dropped and the walk is
-retried, so a translation read before an invalidate never enters the TLB after it.
+while a walk is in flight makes that walk stale if it names the entry the walk
+installs: that result is dropped and the walk retried, so a translation read before an
+invalidate never enters the TLB after it.
 Timing contract: docs/timing.md. Model twin: ``sw_model.mmu_ref.MMURef``.
 """
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from .descriptor import FaultKind, vpn_mask_of
+from .descriptor import FaultKind, PageSize, vpn_mask_of
 from .faults import MMU_FAULTS, check_faults
 from .permissions import check_permission
 from .ports import AccessRequest, AccessResponse, InvalidateRequest, MemRequest, MemResponse
-from .tlb import TLB, check_entries
+from .tlb import TLB, check_entries, invalidate_names
 from .walker import PageTableWalker, check_walker_params
 
 
@@ -28,6 +29,11 @@ class MMUState(enum.Enum, shape=2):
 def leaf_level(size):
     """Translation level (1..3) of the descriptor that gave a TLB entry of ``size``."""
     return 3 - (size.as_value() >> 1)
+
+
+def stale_bit(size, ng):
+    """Bit of the MMU's stale-walk record for a walk result of ``size`` and ``ng``."""
+    return size * 2 + ng
 
 
 def physical_address(entry, va):
@@ -57,6 +63,11 @@ class MMU(wiring.Component):
             "mem_resp": In(stream.Signature(MemResponse, always_ready=True)),
         })
         self.state = Signal(MMUState)
+        self.req_q = Signal(AccessRequest)       # the access being walked
+        # The walk's entry is not known until its leaf, so each invalidate during the
+        # walk is matched against every entry the walk could install for its VA and ASID
+        # (each size, global or not); bit stale_bit(size, ng) records a match.
+        self.stale = Signal(len(PageSize) * 2)
 
     def elaborate(self, platform):
         m = Module()
@@ -66,8 +77,13 @@ class MMU(wiring.Component):
         connect(m, flipped(self.mem_resp), walker.mem_resp)
 
         state = self.state
-        req_q = Signal(AccessRequest)
-        stale = Signal()
+        req_q = self.req_q
+        stale = self.stale
+        named_now = Signal.like(stale)           # what this cycle's invalidate names
+        m.d.comb += named_now.eq(Cat(
+            invalidate_names(self.inv.payload, req_q.va[12:48] & vpn_mask_of(size),
+                             req_q.ttbr.asid, Const(ng, 1), size)
+            for size in range(len(PageSize)) for ng in (0, 1)))
         named = Signal()                         # refill into the entry that hit
         named_index = Signal.like(tlb.hit_index)
 
@@ -124,9 +140,12 @@ class MMU(wiring.Component):
                         walk(named_refill=0)
             with m.Case(MMUState.WALK):
                 with m.If(inv_fire):
-                    m.d.sync += stale.eq(1)
+                    m.d.sync += stale.eq(stale | named_now)
                 with m.If(walker.done):
-                    retry = stale | inv_fire
+                    # A walk that installs nothing (a fault) is never stale.
+                    entry = walker.entry
+                    retry = walker.install & (stale | Mux(inv_fire, named_now, 0)).bit_select(
+                        stale_bit(entry.size.as_value(), entry.ng), 1)
                     if "stale_walk_installs" in self.faults:
                         retry = 0
                     with m.If(retry):

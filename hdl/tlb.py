@@ -40,6 +40,26 @@ def check_entries(entries):
     return entries
 
 
+def invalidate_names(req, vpn, asid, ng, size):
+    """Whether invalidate ``req`` names an entry with these fields (``vpn`` aligned to
+    ``size``). Shared by the TLB and by the MMU's stale-walk check."""
+    mask = vpn_mask_of(size)
+    low = ~mask & ((1 << 36) - 1)
+    has_va = (req.va & mask) == vpn
+    in_range = (vpn < req.end) & ((vpn | low) >= req.va)
+    asid_ok = ~ng | (asid == req.asid)
+    return Array([
+        1,                                  # VMALLE1
+        ng & (asid == req.asid),            # ASIDE1
+        has_va & asid_ok,                   # VAE1
+        has_va & asid_ok,                   # VALE1 (no walk cache: same as VAE1)
+        has_va,                             # VAAE1
+        has_va,                             # VAALE1
+        in_range & asid_ok,                 # RVAE1
+        in_range,                           # RVAAE1
+    ])[req.op.as_value()]
+
+
 class TLB(wiring.Component):
     """Ports:
 
@@ -96,25 +116,10 @@ class TLB(wiring.Component):
             m.d.sync += self.rr.eq(Mux(self.rr == self.entries - 1, 0, self.rr + 1))
 
         # Invalidate: which entries the operation names.
-        req = self.inv.payload
-        op = req.op
         inv_hits = Signal(self.entries)
         for i, e in enumerate(self.store):
-            low = ~vpn_mask_of(e.size.as_value()) & ((1 << 36) - 1)
-            has_va = (req.va & vpn_mask_of(e.size.as_value())) == e.vpn
-            in_range = (e.vpn < req.end) & ((e.vpn | low) >= req.va)
-            asid_ok = ~e.ng | (e.asid == req.asid)
-            by_op = Array([
-                1,                                  # VMALLE1
-                e.ng & (e.asid == req.asid),        # ASIDE1
-                has_va & asid_ok,                   # VAE1
-                has_va & asid_ok,                   # VALE1 (no walk cache: same as VAE1)
-                has_va,                             # VAAE1
-                has_va,                             # VAALE1
-                in_range & asid_ok,                 # RVAE1
-                in_range,                           # RVAAE1
-            ])[op.as_value()]
-            m.d.comb += inv_hits[i].eq(self.inv.valid & by_op)
+            m.d.comb += inv_hits[i].eq(self.inv.valid & invalidate_names(
+                self.inv.payload, e.vpn, e.asid, e.ng, e.size.as_value()))
         m.d.sync += self.inv_ack.eq(self.inv.valid)
 
         for i in range(self.entries):

@@ -5,12 +5,13 @@ way the RTL does. ``outputs`` is what the ports show in the current cycle; every
 a register or a function of registers, so it does not depend on the inputs.
 """
 from hdl.descriptor import FaultKind
-from hdl.mmu import MMUState
+from hdl.descriptor import PageSize
+from hdl.mmu import MMUState, stale_bit
 from hdl.ports import AccessResponse
 
 from .codec import Codec
 from .permissions import check_permission
-from .tlb_ref import TLBRef
+from .tlb_ref import MASK, VPN_BITS, TLBRef, invalidate_names
 from .walker_ref import WalkerRef
 
 ACCESS_RESPONSE = Codec(AccessResponse)
@@ -41,7 +42,7 @@ class MMURef:
         self.walker = WalkerRef(pa_bits=pa_bits, ha=ha, hd=hd)
         self.state = MMUState.IDLE
         self.req_q = None
-        self.stale = False
+        self.stale = 0            # bit stale_bit(size, ng): an invalidate named such a result
         self.named = False
         self.named_index = 0
         self.resp = None          # packed AccessResponse in the cycle it is valid
@@ -55,6 +56,16 @@ class MMURef:
         the ports, then the TLB's valid bits and round-robin pointer."""
         return (int(self.req_ready), self.resp, 1, self.tlb.inv_ack,
                 self.walker.mem_request, self.tlb.valid, self.tlb.rr)
+
+    def _stale_bits(self, inv):
+        """The results of this walk that ``inv`` names: every size, global or not."""
+        vpn, asid = (self.req_q.va >> 12) & VPN_BITS, self.req_q.ttbr.asid
+        bits = 0
+        for size in PageSize:
+            for ng in (0, 1):
+                if invalidate_names(inv, vpn & MASK[size.value], asid, ng, size.value):
+                    bits |= 1 << stale_bit(size.value, ng)
+        return bits
 
     def tick(self, inp):
         tlb, walker = self.tlb, self.walker
@@ -87,23 +98,25 @@ class MMURef:
                 resp = answer(fault=FaultKind.ADDRESS_SIZE)
             else:
                 start = req
-                self.req_q, self.stale = req, False
+                self.req_q, self.stale = req, 0
                 self.named = hit is not None          # dirty update of an entry that hit
                 self.named_index = hit_index if hit is not None else 0
                 self.state = MMUState.WALK
         elif state == MMUState.RETRY:
             start = self.req_q
-            self.stale = False
+            self.stale = 0
             self.state = MMUState.WALK
 
         result = walker.tick(start is not None, start, inp.mem_req_ready,
                              inp.mem_resp_valid, inp.mem_resp)
 
         if state == MMUState.WALK:
-            stale = self.stale or inv is not None
             if inv is not None:
-                self.stale = True
+                self.stale |= self._stale_bits(inv)
             if result is not None:
+                entry = result.entry
+                # A walk that installs nothing (a fault) is never stale.
+                stale = entry is not None and self.stale >> stale_bit(entry.size, entry.ng) & 1
                 if stale and "stale_walk_installs" not in self.bugs:
                     self.state = MMUState.RETRY
                 else:

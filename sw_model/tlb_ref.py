@@ -33,6 +33,28 @@ class Entry:
                 | (va & 0xFFF))
 
 
+_OP = InvalidateOp
+_RANGE_OPS = {_OP.RVAE1.value, _OP.RVAAE1.value}
+_ANY_ASID_OPS = {_OP.VAAE1.value, _OP.VAALE1.value, _OP.RVAAE1.value}
+
+
+def invalidate_names(inv, vpn, asid, ng, size):
+    """``hdl.tlb.invalidate_names``: whether ``inv`` names an entry with these fields."""
+    op = inv.op
+    if op == _OP.VMALLE1.value:
+        return True
+    if op == _OP.ASIDE1.value:
+        return bool(ng) and asid == inv.asid
+    mask = MASK[size]
+    if op in _RANGE_OPS:
+        va_ok = vpn < inv.end and (vpn | (~mask & VPN_BITS)) >= inv.va
+    else:
+        va_ok = (inv.va & mask) == vpn
+    if op in _ANY_ASID_OPS:
+        return va_ok
+    return va_ok and (not ng or asid == inv.asid)
+
+
 class TLBRef:
     def __init__(self, entries=16):
         self.entries = check_entries(entries)
@@ -62,30 +84,9 @@ class TLBRef:
 
     def invalidate_hits(self, inv):
         """Indices of the entries that invalidate ``inv`` names (as in the RTL)."""
-        hits = []
-        op = InvalidateOp(inv.op)
-        for i, e in enumerate(self.store):
-            if e is None:
-                continue    # never filled: its valid bit is already clear
-            mask = MASK[e.size]
-            has_va = (inv.va & mask) == e.vpn
-            in_range = e.vpn < inv.end and (e.vpn | (~mask & VPN_BITS)) >= inv.va
-            asid_ok = not e.ng or e.asid == inv.asid
-            if op == InvalidateOp.VMALLE1:
-                hit = True
-            elif op == InvalidateOp.ASIDE1:
-                hit = e.ng and e.asid == inv.asid
-            elif op in (InvalidateOp.VAE1, InvalidateOp.VALE1):
-                hit = has_va and asid_ok
-            elif op in (InvalidateOp.VAAE1, InvalidateOp.VAALE1):
-                hit = has_va
-            elif op == InvalidateOp.RVAE1:
-                hit = in_range and asid_ok
-            else:   # RVAAE1
-                hit = in_range
-            if hit:
-                hits.append(i)
-        return hits
+        # An entry never filled has its valid bit clear already.
+        return [i for i, e in enumerate(self.store)
+                if e is not None and invalidate_names(inv, e.vpn, e.asid, e.ng, e.size)]
 
     def tick(self, fill=None, fill_index=None, inv=None):
         """One clock edge. ``fill`` is an Entry to write into ``fill_index`` (or into the

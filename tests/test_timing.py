@@ -41,23 +41,60 @@ def test_hit_and_walk_latency(latency):
     assert af_update == dirty_update == 5 * step + 1
 
 
-def test_invalidate_during_walk_costs_a_retry():
+def _inv(op, va=0, end=0, asid=0):
+    return dict(op=op.value, asid=asid, va=va >> 12, end=end >> 12)
+
+
+# The walk is of VA 0x1000, ASID 1, to a non-global 4K page (or a 2M block: ``block``).
+@pytest.mark.parametrize("inv, block, retried", [
+    (_inv(InvalidateOp.VMALLE1), False, True),
+    (_inv(InvalidateOp.VAE1, 0x1000, asid=1), False, True),
+    (_inv(InvalidateOp.VAE1, 0x1000, asid=2), False, False),   # another ASID, not global
+    (_inv(InvalidateOp.VAAE1, 0x1000), False, True),
+    (_inv(InvalidateOp.VAE1, 0x2000, asid=1), False, False),   # another page...
+    (_inv(InvalidateOp.VAE1, 0x2000, asid=1), True, True),     # ...that the block covers
+    (_inv(InvalidateOp.ASIDE1, asid=1), False, True),
+    (_inv(InvalidateOp.ASIDE1, asid=2), False, False),
+    (_inv(InvalidateOp.RVAE1, 0x0, 0x1000, asid=1), False, False),   # end is exclusive
+    (_inv(InvalidateOp.RVAE1, 0x0, 0x2000, asid=1), False, True),
+    (_inv(InvalidateOp.RVAAE1, 0x2000, 0x4000), False, False),
+    (_inv(InvalidateOp.RVAAE1, 0x2000, 0x4000), True, True),
+])
+def test_invalidate_during_walk_retries_only_if_it_names_the_result(inv, block, retried):
     latency = 2
+    size = PageSize.BLOCK_2M if block else PageSize.PAGE_4K
+    va = 0x1000
 
     def script(space):
-        space.map(0x1000, 0x5000, ap=AP_RW)
-        return [access(space, 0x1000)]
+        space.map(va & ~0x1F_FFFF if block else va, 0x20_0000, size, ap=AP_RW)
+        return [access(space, va)]
     (plain,) = run(latency, script)
 
     memory = SparseMemory(40)
     space = AddressSpace(memory, TableAllocator(0x10_0000, 0x20_0000), 1)
-    space.map(0x1000, 0x5000, ap=AP_RW)
+    script(space)
+    l1 = space.descriptor_address(va, 1)
+    hook = {"on": "read", "addr": l1, "do": {"invalidate": inv}}
+    env_json = ScriptedEnvironment(memory.words, [access(space, va)], [hook],
+                                   latency=latency).to_json()
+    env, _ = run_script_on_model(env_json)
+    (cycles,) = [r["cycles"] for r in env.results]
+    levels = 3 if block else 4
+    # A stale walk runs to its end, one RETRY cycle, then a whole new walk.
+    assert cycles == plain + (1 + levels * (latency + 1) if retried else 0)
+
+
+def test_faulting_walk_is_never_retried():
+    """A walk that ends in a fault installs nothing, so an invalidate cannot make it
+    stale: it answers its fault."""
+    latency = 2
+    memory = SparseMemory(40)
+    space = AddressSpace(memory, TableAllocator(0x10_0000, 0x20_0000), 1)
+    space.map(0x2000, 0x5000, ap=AP_RW)            # builds the tables; 0x1000 stays invalid
     l1 = space.descriptor_address(0x1000, 1)
-    hook = {"on": "read", "addr": l1, "do": {"invalidate": dict(
-        op=InvalidateOp.VMALLE1.value, asid=0, va=0, end=0)}}
+    hook = {"on": "read", "addr": l1, "do": {"invalidate": _inv(InvalidateOp.VMALLE1)}}
     env_json = ScriptedEnvironment(memory.words, [access(space, 0x1000)], [hook],
                                    latency=latency).to_json()
     env, _ = run_script_on_model(env_json)
-    (retried,) = [r["cycles"] for r in env.results]
-    # The first walk runs to its end, one RETRY cycle, then a whole new walk.
-    assert retried == plain + 1 + 4 * (latency + 1)
+    (cycles,) = [r["cycles"] for r in env.results]
+    assert cycles == 4 * (latency + 1) + 1
