@@ -6,7 +6,7 @@ up skips its flush; here every target flushes what the sender asked), lazy-TLB C
 and switch_mm()'s ASID slots."""
 from hdl.ports import InvalidateOp
 
-from ..platform import Invalidate
+from ..platform import HOST, Invalidate
 from .page_alloc import PAGE_SIZE
 from .sched import Blocked
 
@@ -22,18 +22,32 @@ class X86TLBFlush:
 
     def _shootdown(self, cpu, targets, inv, what):
         """flush_tlb_multi() + the local flush: an IPI to every target (this CPU too),
-        then wait until all have run flush_tlb_func() and acknowledged."""
-        if not targets:
+        then wait until all have run flush_tlb_func() and acknowledged; then the
+        secondary TLBs."""
+        if targets:
+            ticket = self.k.backend.shootdown(("cpu", cpu), set(targets), inv)
+            self.k.stats["shootdowns"] += 1
+            self.k.stats["ipis"] += len(targets)
+            yield f"{what}: IPI to cpus {sorted(targets)}"
+            while not self.k.backend.shootdown_done(ticket):
+                yield Blocked(lambda: self.k.backend.shootdown_done(ticket),
+                              f"flush IPIs to cpus {sorted(targets)}", hardware=True)
+            yield f"{what}: all acknowledged"
+        else:
             yield f"{what}: no CPU has the mm"
-            return
-        ticket = self.k.backend.shootdown(("cpu", cpu), set(targets), inv)
-        self.k.stats["shootdowns"] += 1
-        self.k.stats["ipis"] += len(targets)
-        yield f"{what}: IPI to cpus {sorted(targets)}"
-        while not self.k.backend.shootdown_done(ticket):
-            yield Blocked(lambda: self.k.backend.shootdown_done(ticket),
-                          f"flush IPIs to cpus {sorted(targets)}", hardware=True)
-        yield f"{what}: all acknowledged"
+        if self.k.backend.devices and self.k.fixes["secondary_tlbs"]:
+            yield from self.arch_invalidate_secondary_tlbs(inv)
+
+    def arch_invalidate_secondary_tlbs(self, inv):
+        """mmu_notifier_arch_invalidate_secondary_tlbs(): the IOMMU driver invalidates
+        the device TLBs that share this mm (here: a host-issued invalidate that the
+        fabric also delivers to the devices, and a sync)."""
+        backend = self.k.backend
+        backend.tlbi(HOST, Invalidate(inv.op, asid=inv.asid, va=inv.va, end=inv.end,
+                                      devices=True))
+        backend.dsb(HOST)
+        self.k.stats["secondary_tlb_invalidates"] += 1
+        yield f"arch_invalidate_secondary_tlbs {inv.op.name}"
 
     def flush_tlb_mm_range(self, cpu, mm, start, end, freed_tables=False):
         """flush_tlb_mm_range(): new generation, one IPI round; past the ceiling a full

@@ -47,6 +47,8 @@ FIXES = {
     "batched_pending": "flush_tlb_batched_pending() before changing PTEs (2017)",
     "nested_flush": "tlb_finish_mmu() flushes the whole mm after parallel gathers (2017)",
     "pfnmap_flush": "tlb_end_vma() flushes VM_PFNMAP ranges at once (CVE-2022-39188)",
+    "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
+                      "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
