@@ -1,6 +1,7 @@
 """The ``shootdown`` command."""
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from sim.toolchain import SIMULATORS, ToolchainError
@@ -185,9 +186,10 @@ def cmd_run(args):
             print(f"\r  [{bar:30s}] {done}/{total} runs", end="\n" if done == total else "",
                   flush=True)
 
+    started = time.perf_counter()
     result = run_scenario(scenario, backend=args.backend, seed=args.seed, runs=args.runs,
                           progress=progress)
-    print(summary(result))
+    print(summary(result, time.perf_counter() - started))
     if args.json:
         try:
             args.json.write_text(json.dumps(as_json(result), indent=1))

@@ -15,7 +15,8 @@ def totals(result):
     return total
 
 
-def summary(result):
+def summary(result, seconds=None):
+    """The terminal report; with ``seconds`` (wall time of the runs), the throughput."""
     s = result.scenario
     t = totals(result)
     cycles = sum(r.cycles for r in result.runs)
@@ -37,6 +38,10 @@ def summary(result):
     if t["stuck_accesses"]:
         lines.append(f"  STUCK: {t['stuck_accesses']} access(es) still faulting after "
                      "every fault was handled (a liveness failure)")
+    if seconds:
+        lines.append(f"  {seconds:.2f} s: {ops / seconds:,.0f} kernel operations/s, "
+                     f"{cycles / seconds:,.0f} simulated cycles/s ({s.system['cpus']} CPUs, "
+                     f"{result.backend} backend)")
     for run in result.runs:
         if run.error:
             lines.append(f"  run seed={run.seed}: ERROR {run.error}")

@@ -29,6 +29,7 @@ class RunOutcome:
 @dataclass
 class ScenarioResult:
     scenario: object
+    backend: str = "golden"
     runs: list = field(default_factory=list)
 
     @property
@@ -125,7 +126,7 @@ def _show(arg):
 def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None):
     """All runs of ``scenario``: one for an explicit order; ``runs`` seeded random
     interleavings (seeds seed, seed+1, ...) for a random schedule."""
-    result = ScenarioResult(scenario)
+    result = ScenarioResult(scenario, backend)
     if scenario.schedule.kind == "random":
         first = scenario.schedule.seed if seed is None else seed
         count = scenario.schedule.runs if runs is None else runs
