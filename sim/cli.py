@@ -181,7 +181,8 @@ def cmd_run(args):
         raise UsageError(str(e)) from None
 
     def progress(done, total):
-        if total >= 20 and (done % max(1, total // 20) == 0 or done == total):
+        if sys.stdout.isatty() and total >= 20 and (done % max(1, total // 20) == 0
+                                                    or done == total):
             bar = "#" * (30 * done // total)
             print(f"\r  [{bar:30s}] {done}/{total} runs", end="\n" if done == total else "",
                   flush=True)

@@ -73,7 +73,8 @@ def test_munmap_flushes_then_frees_and_the_page_is_gone():
               schedule="schedule order cpu1:op cpu0:op cpu0:op")
     steps = labels(out)
     flush = next(i for i, s in enumerate(steps) if s.startswith("flush_tlb_range"))
-    freed = next(i for i, s in enumerate(steps) if s.startswith("tlb_flush_mmu: freed 1"))
+    freed = next(i for i, s in enumerate(steps) if s.startswith("tlb_flush_mmu: released 1 "
+                                                                "pages (1 freed)"))
     assert flush < freed
     assert any("SIGSEGV" in s for s in steps)
     assert out.stats["pages_freed"] == 1 and not out.violations
@@ -237,3 +238,29 @@ def test_random_schedules_replay_from_their_seed():
     s = scenario(body, schedule="schedule random seed=5 runs=1")
     assert run_once(s, 5).trace == run_once(s, 5).trace
     assert any(run_once(s, seed).trace != run_once(s, 5).trace for seed in range(6, 12))
+
+
+def test_gup_fast_pin_keeps_the_page_until_unpin():
+    out = run("cpu 0\n  read A 0x400000\n  gup_fast A 0x400000 read\n"
+              "  munmap A 0x400000 1\n  unpin")
+    steps = labels(out)
+    assert any(s.endswith(": pinned") for s in steps)
+    assert "tlb_flush_mmu: released 1 pages (0 freed), 0 tables" in steps   # still pinned
+    assert out.stats["pages_freed"] == 1 and out.stats["gup_pinned"] == 1   # by the unpin
+    assert not out.violations
+
+
+def test_gup_fast_falls_back_on_a_read_only_pte_for_a_write():
+    out = run("cpu 0\n  read A 0x400000\n  gup_fast A 0x400000 write\n"
+              "  gup_fast A 0x400000 read")
+    assert out.stats["gup_fallback"] == 1 and out.stats["gup_pinned"] == 1
+
+
+def test_gup_fast_interrupts_off_hold_off_an_x86_flush():
+    s = parse_scenario(Path(__file__).resolve().parent.parent / "scenarios"
+                       / "gup_fast_vs_munmap_x86.scn")
+    out = run_once(s)
+    steps = [label for _, label in out.trace]
+    assert steps.index("gup_fast 0x400000: PTE changed, reference dropped") < \
+        steps.index("flush_tlb_mm_range 0x400000-0x401000: all acknowledged")
+    assert out.stats["gup_fallback"] == 1 and not out.violations

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from .checker import SafetyChecker
 from .fault import handle_mm_fault
+from .gup import gup_fast, unpin_user_pages
 from .mm import MM, VMA
 from .mprotect import mprotect
 from .page_alloc import PAGE_SIZE, PageAllocator
@@ -74,6 +75,7 @@ class Kernel:
         self.step_index = 0               # the scheduler's current step, for reports
         self._ubc = {}
         self.in_flight = []
+        self.pins = {}                    # agent -> folios it pinned with GUP
 
     # Address spaces.
     def create_mm(self, name):
@@ -147,11 +149,14 @@ class Kernel:
         folio.dirty |= dirty
 
     def put_folio(self, folio):
-        """folio_put(): an anonymous page with no mapping left is freed; a page-cache
-        page stays until reclaim or truncate removes it."""
-        if folio.kind == "anon" and folio.mapcount == 0:
+        """folio_put(): an anonymous page with no mapping and no pin left is freed; a
+        page-cache page stays until reclaim or truncate removes it. Returns whether the
+        page was freed."""
+        if folio.kind == "anon" and folio.mapcount == 0 and folio.pins == 0:
             self.allocator.free(folio)
             self.stats["pages_freed"] += 1
+            return True
+        return False
 
     # Operations taking permissions away, while they run: (mm name, start, end).
     def revoking(self, mm, start, end):
@@ -169,6 +174,20 @@ class Kernel:
         """munmap()/madvise() returning: no access may use [start, end)'s old
         translations from now on."""
         self.returned.append((mm.name, start, end, self.step_index))
+
+    def try_grab_folio(self, agent, mm, va, pa):
+        """try_grab_folio(): a reference, unless the page is already free (its refcount
+        is zero). The grab reads the page like an access does, so it is checked."""
+        folio = self.allocator.folio_at(pa)
+        if folio is None or folio.kind == "free":
+            return None
+        self.checker.check_access(agent, mm, va, pa, False, self.step_index, False)
+        folio.pins += 1
+        return folio
+
+    def unpin_folio(self, folio):
+        folio.pins -= 1
+        self.put_folio(folio)
 
     def tlb_ubc(self, cpu):
         ubc = self._ubc.get(cpu)
@@ -245,6 +264,10 @@ class Kernel:
             return try_to_unmap_flush(self, cpu)
         if name == "mkclean":
             return writeback(self, agent, cpu, mm, args[1])
+        if name == "gup_fast":
+            return gup_fast(self, agent, cpu, mm, args[1], write=args[2] == "write")
+        if name == "unpin":
+            return unpin_user_pages(self, agent)
         if name in ("irq_off", "irq_on"):
             return self._irqs(cpu, name == "irq_on")
         raise ValueError(f"unknown operation {name!r}")

@@ -26,12 +26,12 @@ class MMUGather:
             yield from self.k.flush.flush_tlb_range(self.cpu, self.mm, self.start, self.end,
                                                     freed_tables=bool(self.tables))
             self.start = self.end = None
-        for folio in self.pages:
-            self.k.put_folio(folio)
+        freed = sum(self.k.put_folio(folio) for folio in self.pages)
         for table in self.tables:
             self.k.pgtables.free_table(table)
         if self.pages or self.tables:
-            yield f"tlb_flush_mmu: freed {len(self.pages)} pages, {len(self.tables)} tables"
+            yield f"tlb_flush_mmu: released {len(self.pages)} pages ({freed} freed), " \
+                f"{len(self.tables)} tables"
         self.pages, self.tables = [], []
 
     def tlb_finish_mmu(self):

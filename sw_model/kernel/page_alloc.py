@@ -12,6 +12,7 @@ class Folio:
     kind: str = "free"          # "free", "anon", "file", "pagetable", "driver" (VM_PFNMAP)
     generation: int = 0         # bumped at every allocation: which lifetime this is
     mapcount: int = 0           # folio_mapcount(): PTEs mapping it
+    pins: int = 0               # references taken by GUP (folio_maybe_dma_pinned())
     dirty: bool = False         # folio_test_dirty()
     # Every (mm, page VA) mapped to the folio in this lifetime, even if unmapped since:
     # a TLB may still translate through any of them until the folio is freed.
@@ -46,7 +47,7 @@ class PageAllocator:
         folio = self.free_list.pop()
         folio.kind = kind
         folio.generation += 1
-        folio.mapcount = 0
+        folio.mapcount = folio.pins = 0
         folio.dirty = False
         folio.mapped_at = set()
         folio.rmap = set()

@@ -296,9 +296,7 @@ class _Parser:
             self.count_args("populate", args, ("va", "pages", "mode"))
             va, pages = self.va(args[0]), self.pages(args[1])
             self.page_range(va, pages)
-            if args[2] not in POPULATE_MODES:
-                self.fail(f"populate mode must be write or read, not '{args[2]}'")
-            write = args[2] == "write"
+            write = self.mode(args[2], "populate") == "write"
             mm.populate.append((va, pages, write))
             self.populates.append((mm, va, pages, write, self.line))
         elif word in CPU_OPERATIONS or word in DEVICE_OPERATIONS:
@@ -316,11 +314,17 @@ class _Parser:
                       f"{', '.join(table)}")
         kinds = table[word][0]
         self.count_args(word, args, kinds)
-        convert = {"mm": self.mm_use, "va": self.va, "pages": self.pages, "perms": self.perms}
+        convert = {"mm": self.mm_use, "va": self.va, "pages": self.pages, "perms": self.perms,
+                   "mode": self.mode}
         values = tuple(convert[arg_kind](arg) for arg_kind, arg in zip(kinds, args))
         if "pages" in kinds:
             self.page_range(values[kinds.index("va")], values[kinds.index("pages")])
         agent.ops.append(Operation(word, values, self.line))
+
+    def mode(self, word, what="the"):
+        if word not in POPULATE_MODES:
+            self.fail(f"{what} mode must be write or read, not '{word}'")
+        return word
 
     def mm_use(self, name):
         self.mm_uses.append((name, self.line))      # the mm may be declared further down

@@ -2,7 +2,8 @@
 
 One table, read by the scenario parser (to check a file) and by the kernel (to run it).
 Argument kinds: ``mm`` (a declared address space), ``va`` (a user virtual address),
-``pages`` (a count >= 1), ``perms`` (``none``, ``r``, ``rw``, ``rx``, ``rwx``).
+``pages`` (a count >= 1), ``perms`` (``none``, ``r``, ``rw``, ``rx``, ``rwx``), ``mode``
+(``read`` or ``write``).
 """
 
 PERMS = ("none", "r", "rw", "rx", "rwx")
@@ -21,6 +22,9 @@ CPU_OPERATIONS = {
     "reclaim": (("mm", "va"), "shrink_folio_list() of the folio mapped at va: try_to_unmap"),
     "try_to_unmap_flush": ((), "try_to_unmap_flush(): flush this CPU's deferred batch"),
     "mkclean": (("mm", "va"), "folio_mkclean() of the folio mapped at va (writeback)"),
+    "gup_fast": (("mm", "va", "mode"), "get_user_pages_fast() pinning one page for a "
+                 "read or a write: IRQs off, ptep_get_lockless, grab, re-check"),
+    "unpin": ((), "unpin_user_pages() of every page this CPU pinned"),
     "irq_off": ((), "local_irq_disable(): shootdowns to this CPU wait"),
     "irq_on": ((), "local_irq_enable()"),
 }
