@@ -97,6 +97,8 @@ def build_parser():
     run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
     run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+    run.add_argument("--save-violation", type=Path, metavar="FILE",
+                     help="write the first violating run as a scenario that replays it")
 
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
@@ -171,7 +173,7 @@ def cmd_run(args):
     import json
 
     from sim.run_report import as_json, summary
-    from sw_model.kernel.runner import run_scenario
+    from sw_model.kernel.runner import replay_text, run_scenario
     from sw_model.kernel.scenario import ScenarioError
     from sw_model.kernel.scenario_parser import parse_scenario
     path = args.scenario or shipped_scenarios() / DEFAULT_SCENARIO
@@ -191,11 +193,19 @@ def cmd_run(args):
     result = run_scenario(scenario, backend=args.backend, seed=args.seed, runs=args.runs,
                           progress=progress)
     print(summary(result, time.perf_counter() - started))
+    outputs = []
     if args.json:
+        outputs.append((args.json, json.dumps(as_json(result), indent=1)))
+    flagged = [r for r in result.runs if r.violations]
+    if args.save_violation and flagged:
+        outputs.append((args.save_violation, replay_text(path.read_text(), flagged[0])))
+    elif args.save_violation:
+        print(f"  no violation to save in {args.save_violation}")
+    for out, text in outputs:
         try:
-            args.json.write_text(json.dumps(as_json(result), indent=1))
+            out.write_text(text)
         except OSError as e:
-            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+            raise UsageError(f"cannot write {out}: {e.strerror}") from None
     return 0 if result.met else 1
 
 

@@ -264,3 +264,16 @@ def test_gup_fast_interrupts_off_hold_off_an_x86_flush():
     assert steps.index("gup_fast 0x400000: PTE changed, reference dropped") < \
         steps.index("flush_tlb_mm_range 0x400000-0x401000: all acknowledged")
     assert out.stats["gup_fallback"] == 1 and not out.violations
+
+
+def test_a_violation_found_at_random_replays_from_its_saved_scenario():
+    from sw_model.kernel.runner import replay_text
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "reclaim_vs_mprotect_buggy.scn"
+    text = path.read_text().replace("schedule order", "schedule random seed=1 runs=40\n#")
+    result = run_scenario(parse_scenario_text(text))
+    flagged = [r for r in result.runs if r.violations]
+    print(f"{len(flagged)} of 40 random runs flagged")
+    assert flagged, "40 random interleavings never hit the race"
+    replayed = run_once(parse_scenario_text(replay_text(text, flagged[0])))
+    assert replayed.violations[0] == flagged[0].violations[0]
+    assert replayed.trace == flagged[0].trace[:len(replayed.trace)]

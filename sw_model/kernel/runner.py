@@ -138,3 +138,21 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
         if progress:
             progress(i + 1, len(seeds))
     return result
+
+
+def replay_text(scenario_text, run):
+    """The scenario, with its schedule replaced by the explicit order of ``run``'s steps
+    up to its first violation and its expectation by that violation: a file that
+    replays the violation."""
+    v = run.violations[0]
+    order = []
+    for agent, _ in run.trace[:v.step + 1]:
+        if order and order[-1][0] == agent:
+            order[-1][1] += 1
+        else:
+            order.append([agent, 1])
+    kept = [line for line in scenario_text.splitlines()
+            if line.split("#", 1)[0].split()[:1] not in (["schedule"], ["expect"])]
+    entries = " ".join(name if n == 1 else f"{name}:{n}" for name, n in order)
+    return "\n".join(kept + [f"# Replays run seed={run.seed}: {v.describe()}",
+                             f"schedule order {entries}", f"expect {v.kind}", ""])
