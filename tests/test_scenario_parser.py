@@ -162,7 +162,7 @@ AFTER_HEAD = [
     ("mm B\n  vma 0x1000 1 wr anon\n", 8, "unknown perms 'wr'; perms are none, r, rw, rx, rwx"),
     ("cpu 1\n  mprotect A 0x400000 1 x\n", 8, "unknown perms 'x'"),
     ("mm B\n  vma 0x1000 1 rw shmem\n", 8,
-     "unknown VMA kind 'shmem'; kinds are anon, file, pfnmap"),
+     "unknown VMA kind 'shmem'; kinds are anon, file, shared, pfnmap"),
     # VMAs and populate.
     ("mm B\n  vma 0x1000 4 rw anon\n  vma 0x4000 1 r file\n", 9,
      "this VMA overlaps the one at line 8 (0x1000, 4 pages)"),

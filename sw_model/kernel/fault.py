@@ -42,22 +42,24 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
 def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
     """do_anonymous_page() / do_read_fault(): a new page (or the page-cache page),
     installed under the PTL if the PTE is still what the lockless read saw."""
-    folio = k.page_cache_lookup(mm, vma, va) if vma.kind == "file" else None
+    folio = k.page_cache_lookup(mm, vma, va) if vma.file_backed else None
     new = folio is None
     if new:
-        folio = k.allocator.alloc("file" if vma.kind == "file" else "anon")
-        if vma.kind == "file":
+        folio = k.allocator.alloc("file" if vma.file_backed else "anon")
+        if vma.file_backed:
             k.page_cache_add(mm, vma, va, folio)
     yield f"do_fault {va:#x}: page {folio.pa:#x}"
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
     if k.pgtables.ptep_get(ptep) != orig:                # !pte_same(): lost the race
         ptl.unlock(agent)
-        if new and vma.kind != "file":
+        if new and not vma.file_backed:
             k.allocator.free(folio)
         yield f"do_fault {va:#x}: PTE changed, retry"
         return
     writable = write and vma.may_write
+    if writable and vma.kind == "shared":
+        folio.dirty = True                       # do_shared_fault(): folio_mark_dirty()
     k.install_pte(mm, va, ptep, folio, mk_pte(folio.pa, write=writable, dirty=writable,
                                               exec=vma.may_exec))
     ptl.unlock(agent)
@@ -69,7 +71,10 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     copy it (wp_page_copy): the old PTE is cleared and flushed before the new one is
     set, so no CPU writes the old page after the copy."""
     old = k.allocator.folio_at(pte_pa(orig))
-    reuse = old is not None and old.kind == "anon" and old.mapcount == 1
+    # A shared file page is written in place (wp_page_shared()); an anonymous one only
+    # this mapping has is reused; anything else is copied.
+    reuse = old is not None and (vma.kind == "shared" or
+                                 old.kind == "anon" and old.mapcount == 1)
     copy = None if reuse else k.allocator.alloc("anon")
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
@@ -80,6 +85,8 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         yield f"do_wp_page {va:#x}: PTE changed, retry"
         return
     if reuse:
+        if vma.kind == "shared":
+            old.dirty = True                     # wp_page_shared(): folio_mark_dirty()
         k.install_pte(mm, va, ptep, old, mk_pte(old.pa, write=True, dirty=True,
                                                 exec=vma.may_exec), replace=True)
         yield f"do_wp_page {va:#x}: reuse {old.pa:#x}"

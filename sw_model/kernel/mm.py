@@ -12,7 +12,12 @@ class VMA:
     start: int
     end: int
     perms: str                    # vocabulary.PERMS
-    kind: str                     # "anon", "file", "pfnmap"
+    kind: str                     # vocabulary.VMA_KINDS
+
+    @property
+    def file_backed(self):
+        """Page-cache pages: a file mapped privately or shared."""
+        return self.kind in ("file", "shared")
 
     @property
     def may_write(self):

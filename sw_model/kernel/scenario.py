@@ -14,7 +14,7 @@ class VMA:
     start: int                # page-aligned VA
     pages: int
     perms: str                # vocabulary.PERMS
-    kind: str                 # "anon", "file" (page cache), or "pfnmap"
+    kind: str                 # vocabulary.VMA_KINDS
     line: int
 
 

@@ -4,11 +4,20 @@ from .pgtable import pte_pa, pte_present
 from .rmap import folio_mkclean, try_to_unmap, try_to_unmap_flush, try_to_unmap_flush_dirty
 
 
-def reclaim(k, agent, cpu, mm, va):
-    """Reclaim the folio that ``mm`` maps at ``va`` (as if the LRU scan picked it)."""
+def folio_at_va(k, mm, va):
+    """The folio behind ``va``: the page-cache page of a file VMA (mapped or not), or the
+    page the PTE maps."""
+    vma = mm.find_vma(va)
+    if vma is not None and vma.file_backed:
+        return k.page_cache_lookup(mm, vma, va)
     ptep = k.pgtables.pte_offset(mm.root, va)
     pte = k.pgtables.ptep_get(ptep) if ptep is not None else 0
-    folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+    return k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+
+
+def reclaim(k, agent, cpu, mm, va):
+    """Reclaim the folio behind ``va`` (as if the LRU scan picked it)."""
+    folio = folio_at_va(k, mm, va)
     if folio is None or folio.kind not in ("anon", "file"):
         yield f"reclaim {mm.name} {va:#x}: nothing mapped"
         return
@@ -27,9 +36,7 @@ def reclaim(k, agent, cpu, mm, va):
 
 def writeback(k, agent, cpu, mm, va):
     """folio_mkclean() then clear the dirty flag, as writeback of a page does."""
-    ptep = k.pgtables.pte_offset(mm.root, va)
-    pte = k.pgtables.ptep_get(ptep) if ptep is not None else 0
-    folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+    folio = folio_at_va(k, mm, va)
     if folio is None:
         yield f"mkclean {mm.name} {va:#x}: nothing mapped"
         return

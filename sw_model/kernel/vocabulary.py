@@ -9,7 +9,8 @@ Argument kinds: ``mm`` (a declared address space), ``va`` (a user virtual addres
 PERMS = ("none", "r", "rw", "rx", "rwx")
 
 #: What backs a VMA: anonymous memory, the page cache, or raw PFNs (VM_PFNMAP).
-VMA_KINDS = ("anon", "file", "pfnmap")
+#: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP.
+VMA_KINDS = ("anon", "file", "shared", "pfnmap")
 
 #: name -> (argument kinds, what it models)
 CPU_OPERATIONS = {
@@ -51,6 +52,8 @@ FIXES = {
     "batched_pending": "flush_tlb_batched_pending() before changing PTEs (2017)",
     "nested_flush": "tlb_finish_mmu() flushes the whole mm after parallel gathers (2017)",
     "pfnmap_flush": "tlb_end_vma() flushes VM_PFNMAP ranges at once (CVE-2022-39188)",
+    "delay_rmap": "zap keeps a dirty shared page in the rmap, under the PTE lock, until "
+                  "after the TLB flush (2022)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
 }
