@@ -277,3 +277,19 @@ def test_a_violation_found_at_random_replays_from_its_saved_scenario():
     replayed = run_once(parse_scenario_text(replay_text(text, flagged[0])))
     assert replayed.violations[0] == flagged[0].violations[0]
     assert replayed.trace == flagged[0].trace[:len(replayed.trace)]
+
+
+def test_mremap_moves_the_page_and_the_old_address_faults():
+    out = run("cpu 0\n  write A 0x400000\n  mremap A 0x400000 1 0x600000\n"
+              "  read A 0x600000\n  read A 0x400000")
+    pas = [s.split("-> ")[1] for s in labels(out) if " -> 0x" in s and s.startswith(("read", "write"))]
+    assert len(pas) == 2 and pas[0] == pas[1]
+    assert labels(out)[-2].endswith("SIGSEGV") and not out.violations
+
+
+def test_truncate_unmaps_and_frees_the_page_cache_page():
+    out = run("cpu 0\n  read A 0x800000\n  truncate A 0x800000\n  read A 0x800000")
+    steps = labels(out)
+    assert any(s.startswith("truncate: page") for s in steps)
+    reads = [s.split("-> ")[1] for s in steps if s.startswith("read A 0x800000 ->")]
+    assert len(reads) == 2 and out.stats["faults"] == 2 and not out.violations

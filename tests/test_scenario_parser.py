@@ -118,7 +118,8 @@ AFTER_HEAD = [
     ("cpu1\n", 7, "unknown directive 'cpu1' (a block is opened by 'cpu 1')"),
     ("cpu 1\n  madvise A 0x400000 1\n", 8,
      "unknown CPU operation 'madvise'; CPU operations are read, write, exec, munmap, "
-     "mprotect, madvise_dontneed, reclaim, try_to_unmap_flush, mkclean, gup_fast, unpin, "
+     "mprotect, madvise_dontneed, mremap, truncate, reclaim, try_to_unmap_flush, mkclean, "
+     "gup_fast, unpin, "
      "irq_off, irq_on"),
     ("system devices=1\ndev 0\n  munmap A 0x400000 1\n", 9,
      "unknown device operation 'munmap'; device operations are read, write"),

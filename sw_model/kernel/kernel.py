@@ -8,6 +8,7 @@ from .fault import handle_mm_fault
 from .gup import gup_fast, unpin_user_pages
 from .mm import MM, VMA
 from .mprotect import mprotect
+from .mremap import mremap, truncate
 from .page_alloc import PAGE_SIZE, PageAllocator
 from .pgtable import PageTables, mk_pte, pte_present, pte_write
 from .rmap import try_to_unmap_flush
@@ -67,7 +68,7 @@ class Kernel:
         self.fixes = {name: True for name in FIXES}
         self.fixes.update(fixes or {})
         self.mms = {}
-        self.page_cache = {}              # (mm name, vma start, page index) -> folio
+        self.page_cache = {}              # (file, page index) -> folio
         self.returned = []                # (mm name, start, end, step): unmaps that returned
         self.checker = SafetyChecker(self.allocator, self.returned)
         self.stats = Counter()
@@ -76,6 +77,7 @@ class Kernel:
         self._ubc = {}
         self.in_flight = []
         self.pins = {}                    # agent -> folios it pinned with GUP
+        self._files = 0
 
     # Address spaces.
     def create_mm(self, name):
@@ -84,15 +86,26 @@ class Kernel:
         return mm
 
     def add_vma(self, mm, start, pages, perms, kind):
-        mm.vmas.append(VMA(start, start + pages * PAGE_SIZE, perms, kind))
+        """A new VMA; a file-backed one maps a file of its own, from its first page."""
+        self._files += 1
+        file = self._files if kind in ("file", "shared") else None
+        mm.vmas.append(VMA(start, start + pages * PAGE_SIZE, perms, kind, file))
 
     def _split_vmas(self, mm, start, end):
         """__split_vma() at ``start`` and ``end``."""
         out = []
         for v in mm.vmas:
             cuts = sorted({v.start, v.end} | {x for x in (start, end) if v.start < x < v.end})
-            out += [VMA(a, b, v.perms, v.kind) for a, b in zip(cuts, cuts[1:])]
+            out += [VMA(a, b, v.perms, v.kind, v.file, v.pgoff + (a - v.start) // PAGE_SIZE)
+                    for a, b in zip(cuts, cuts[1:])]
         mm.vmas = out
+
+    def move_vma(self, mm, start, end, new):
+        """move_vma(): [start, end) goes to ``new``, mapping the same file pages."""
+        self._split_vmas(mm, start, end)
+        for v in mm.vmas:
+            if start <= v.start and v.end <= end:
+                v.start, v.end = new + (v.start - start), new + (v.end - start)
 
     def remove_vma_range(self, mm, start, end):
         self._split_vmas(mm, start, end)
@@ -104,9 +117,9 @@ class Kernel:
             if start <= v.start and v.end <= end:
                 v.perms = perms
 
-    # Page cache: one file per file-backed VMA, indexed by page.
+    # Page cache: (file, page index) -> folio.
     def _cache_key(self, mm, vma, va):
-        return (mm.name, vma.start, (va - vma.start) // PAGE_SIZE)
+        return (vma.file, vma.pgoff + (va - vma.start) // PAGE_SIZE)
 
     def page_cache_lookup(self, mm, vma, va):
         return self.page_cache.get(self._cache_key(mm, vma, va))
@@ -264,6 +277,10 @@ class Kernel:
             return try_to_unmap_flush(self, cpu)
         if name == "mkclean":
             return writeback(self, agent, cpu, mm, args[1])
+        if name == "mremap":
+            return mremap(self, agent, cpu, mm, args[1], args[2], args[3])
+        if name == "truncate":
+            return truncate(self, agent, cpu, mm, args[1])
         if name == "gup_fast":
             return gup_fast(self, agent, cpu, mm, args[1], write=args[2] == "write")
         if name == "unpin":

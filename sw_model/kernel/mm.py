@@ -13,6 +13,8 @@ class VMA:
     end: int
     perms: str                    # vocabulary.PERMS
     kind: str                     # vocabulary.VMA_KINDS
+    file: int | None = None       # which file a file VMA maps...
+    pgoff: int = 0                # ...from which page of it
 
     @property
     def file_backed(self):

@@ -20,6 +20,10 @@ CPU_OPERATIONS = {
     "munmap": (("mm", "va", "pages"), "munmap(): zap with mmu_gather, free after flush"),
     "mprotect": (("mm", "va", "pages", "perms"), "mprotect(): change_protection()"),
     "madvise_dontneed": (("mm", "va", "pages"), "madvise(MADV_DONTNEED) under mmap_lock read"),
+    "mremap": (("mm", "va", "pages", "va"), "mremap() of the range to a new address: "
+               "move_ptes() under both PTE locks, then flush the old range"),
+    "truncate": (("mm", "va"), "truncate of the file page behind va: unmap_mapping_range() "
+                 "of its mappings (flushed), drop it from the page cache, free it"),
     "reclaim": (("mm", "va"), "shrink_folio_list() of the folio mapped at va: try_to_unmap"),
     "try_to_unmap_flush": ((), "try_to_unmap_flush(): flush this CPU's deferred batch"),
     "mkclean": (("mm", "va"), "folio_mkclean() of the folio mapped at va (writeback)"),
@@ -54,6 +58,8 @@ FIXES = {
     "pfnmap_flush": "tlb_end_vma() flushes VM_PFNMAP ranges at once (CVE-2022-39188)",
     "delay_rmap": "zap keeps a dirty shared page in the rmap, under the PTE lock, until "
                   "after the TLB flush (2022)",
+    "mremap_flush": "move_ptes() flushes the old range before dropping the PTE locks "
+                    "(CVE-2018-18281)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
 }
