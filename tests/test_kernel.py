@@ -293,3 +293,36 @@ def test_truncate_unmaps_and_frees_the_page_cache_page():
     assert any(s.startswith("truncate: page") for s in steps)
     reads = [s.split("-> ")[1] for s in steps if s.startswith("read A 0x800000 ->")]
     assert len(reads) == 2 and out.stats["faults"] == 2 and not out.violations
+
+
+FORK = """scenario f
+mm P
+  vma 0x400000 1 rw anon
+  populate 0x400000 1 write
+mm C
+cpu 0
+  write P 0x400000
+  write P 0x400000
+cpu 1
+  fork P C
+  read C 0x400000
+schedule order cpu0:op cpu1:op cpu0:op cpu1:op
+expect clean
+"""
+
+
+def test_fork_makes_both_sides_copy_on_write():
+    out = run_once(parse_scenario_text(FORK))
+    parent = [s for s in labels(out) if s.startswith("write P 0x400000 ->")]
+    child = [s for s in labels(out, "cpu1") if s.startswith("read C 0x400000 ->")]
+    assert parent[0].split("-> ")[1] != parent[1].split("-> ")[1]     # the parent copied
+    assert child[0].split("-> ")[1] == parent[0].split("-> ")[1]      # the child kept it
+    assert not out.violations
+
+
+def test_checker_flags_a_fork_that_does_not_flush_the_parent(monkeypatch):
+    def no_flush(self, cpu, mm):
+        yield "flush_tlb_mm skipped (broken)"
+    monkeypatch.setattr(Arm64TLBFlush, "flush_tlb_mm", no_flush)
+    out = run_once(parse_scenario_text(FORK))
+    assert [v.kind for v in out.violations] == ["cow-write"]

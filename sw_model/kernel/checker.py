@@ -45,9 +45,9 @@ class SafetyChecker:
         return any(name == mm and start <= page < end and step >= removed
                    for name, start, end, step in self.returned)
 
-    def check_access(self, agent, mm, va, pa, write, step, revoked):
+    def check_access(self, agent, mm, va, pa, write, step, revoked, settling):
         """``revoked``: the VMA forbids this access and no operation revoking it is
-        still running."""
+        still running; ``settling``: an operation changing this mapping is running."""
         folio = self.allocator.folio_at(pa)
         kind = None
         if folio is None:
@@ -62,6 +62,8 @@ class SafetyChecker:
             kind = "stale-translation"
         elif write and not folio.dirty and not folio.writable_at:
             kind = "write-to-clean"
+        elif write and folio.kind == "anon" and len(folio.rmap) > 1 and not settling:
+            kind = "cow-write"
         elif revoked:
             kind = "revoked-access"
         if kind is None:

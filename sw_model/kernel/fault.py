@@ -100,6 +100,7 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     k.install_pte(mm, va, ptep, copy, mk_pte(copy.pa, write=True, dirty=True,
                                              exec=vma.may_exec))
     ptl.unlock(agent)
+    k.unmap_returned(mm, va, va + 0x1000)         # the old page is gone from this mapping
     yield f"do_wp_page {va:#x}: copy {copy.pa:#x}"
     if old is not None:
         k.put_folio(old)

@@ -5,12 +5,13 @@ from dataclasses import dataclass, field
 
 from .checker import SafetyChecker
 from .fault import handle_mm_fault
+from .fork import fork
 from .gup import gup_fast, unpin_user_pages
 from .mm import MM, VMA
 from .mprotect import mprotect
 from .mremap import mremap, truncate
 from .page_alloc import PAGE_SIZE, PageAllocator
-from .pgtable import PageTables, mk_pte, pte_present, pte_write
+from .pgtable import PageTables, mk_pte, pte_dirty, pte_present, pte_write
 from .rmap import try_to_unmap_flush
 from .tlbflush_arm64 import Arm64TLBFlush
 from .tlbflush_x86 import X86TLBFlush
@@ -100,6 +101,10 @@ class Kernel:
                     for a, b in zip(cuts, cuts[1:])]
         mm.vmas = out
 
+    def copy_vma(self, vma, child):
+        """vm_area_dup() into ``child``: the same range, permissions and file pages."""
+        child.vmas.append(VMA(vma.start, vma.end, vma.perms, vma.kind, vma.file, vma.pgoff))
+
     def move_vma(self, mm, start, end, new):
         """move_vma(): [start, end) goes to ``new``, mapping the same file pages."""
         self._split_vmas(mm, start, end)
@@ -144,9 +149,13 @@ class Kernel:
         self.stats["ptes_installed"] += 1
 
     def pte_changed(self, mm, va, folio, pte):
-        """Keep the folio's set of writable mappings right after a PTE change."""
+        """Keep the folio's set of writable mappings right after a PTE change; a dirty
+        PTE counts as a dirty folio (the kernel moves that state over before it cleans
+        or frees the page)."""
         if folio is None:
             return
+        if pte and pte_dirty(pte):              # a PROT_NONE PTE keeps its dirty bit too
+            folio.dirty = True
         key = (mm.name, va & ~0xFFF)
         if pte_present(pte) and pte_write(pte):
             folio.writable_at.add(key)
@@ -176,12 +185,16 @@ class Kernel:
         """Context manager marking [start, end) of ``mm`` as being revoked."""
         return _Revoking(self.in_flight, (mm.name, start, end))
 
+    def settling(self, mm, va):
+        """Whether an operation changing ``va``'s mapping in ``mm`` is still running."""
+        return any(name == mm.name and start <= va < end
+                   for name, start, end in self.in_flight)
+
     def _revoked(self, mm, va, write, exec):
         vma = mm.find_vma(va)
         allowed = vma is not None and (vma.may_write if write else
                                        vma.may_exec if exec else vma.may_read)
-        return not allowed and not any(name == mm.name and start <= va < end
-                                       for name, start, end in self.in_flight)
+        return not allowed and not self.settling(mm, va)
 
     def unmap_returned(self, mm, start, end):
         """munmap()/madvise() returning: no access may use [start, end)'s old
@@ -194,7 +207,7 @@ class Kernel:
         folio = self.allocator.folio_at(pa)
         if folio is None or folio.kind == "free":
             return None
-        self.checker.check_access(agent, mm, va, pa, False, self.step_index, False)
+        self.checker.check_access(agent, mm, va, pa, False, self.step_index, False, False)
         folio.pins += 1
         return folio
 
@@ -238,7 +251,8 @@ class Kernel:
                                         faults)
                 self.accesses.append(outcome)
                 v = self.checker.check_access(agent, mm, va, t.pa, write, self.step_index,
-                                              self._revoked(mm, va, write, exec))
+                                              self._revoked(mm, va, write, exec),
+                                              self.settling(mm, va))
                 yield f"{kind} {mm.name} {va:#x} -> {t.pa:#x}" + \
                     (f"  VIOLATION {v.kind}" if v else "")
                 return
@@ -277,6 +291,8 @@ class Kernel:
             return try_to_unmap_flush(self, cpu)
         if name == "mkclean":
             return writeback(self, agent, cpu, mm, args[1])
+        if name == "fork":
+            return fork(self, agent, cpu, mm, self.mms[args[1]])
         if name == "mremap":
             return mremap(self, agent, cpu, mm, args[1], args[2], args[3])
         if name == "truncate":

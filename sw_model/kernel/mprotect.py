@@ -24,8 +24,9 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
             yield from ptl.lock(agent)
             pte = pt.ptep_get(ptep)
             if pte_present(pte) and "w" not in perms:
-                old = pt.ptep_modify(ptep, pte_mkprotnone if perms == "none" else pte_wrprotect)
-                k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), 0)
+                change = pte_mkprotnone if perms == "none" else pte_wrprotect
+                old = pt.ptep_modify(ptep, change)
+                k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), change(old))
                 tlb.tlb_remove_tlb_entry(page)
             ptl.unlock(agent)
             yield f"change_pte_range {page:#x}: {pte:#x}"

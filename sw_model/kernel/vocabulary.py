@@ -20,6 +20,8 @@ CPU_OPERATIONS = {
     "munmap": (("mm", "va", "pages"), "munmap(): zap with mmu_gather, free after flush"),
     "mprotect": (("mm", "va", "pages", "perms"), "mprotect(): change_protection()"),
     "madvise_dontneed": (("mm", "va", "pages"), "madvise(MADV_DONTNEED) under mmap_lock read"),
+    "fork": (("mm", "mm"), "fork(): dup_mmap() of the first mm into the second (declared "
+             "with no VMAs); private pages become copy-on-write, the parent is flushed"),
     "mremap": (("mm", "va", "pages", "va"), "mremap() of the range to a new address: "
                "move_ptes() under both PTE locks, then flush the old range"),
     "truncate": (("mm", "va"), "truncate of the file page behind va: unmap_mapping_range() "
@@ -47,6 +49,8 @@ VIOLATIONS = {
     "page-table-page": "a user access reached a page that holds page tables",
     "write-to-clean": "a write reached a clean page that no writable PTE maps (the "
                       "write is lost: nothing will write the page back)",
+    "cow-write": "a write reached an anonymous page that copy-on-write shares with "
+                 "another mapping (the other side sees it)",
     "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
                       "munmap() that took the permission away returned",
 }
