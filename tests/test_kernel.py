@@ -326,3 +326,54 @@ def test_checker_flags_a_fork_that_does_not_flush_the_parent(monkeypatch):
     monkeypatch.setattr(Arm64TLBFlush, "flush_tlb_mm", no_flush)
     out = run_once(parse_scenario_text(FORK))
     assert [v.kind for v in out.violations] == ["cow-write"]
+
+
+LUF_ANON = """scenario l
+system cpus=2 reclaim=luf {bug}
+mm A
+  vma 0x400000 1 rw anon
+  populate 0x400000 1 read
+cpu 1
+  read A 0x400000
+  read A 0x400000
+cpu 0
+  reclaim A 0x400000
+  read A 0x400000
+schedule order cpu1:op cpu0:op cpu1:op cpu0:op
+expect clean
+"""
+
+
+def test_luf_allows_reads_in_its_read_only_window_and_flushes_on_refill():
+    out = run_once(parse_scenario_text(LUF_ANON.format(bug="")))
+    cpu1 = labels(out, "cpu1")
+    freed = next(s for s in labels(out) if s.startswith("shrink_folio_list: freed"))
+    assert cpu1[2].split("-> ")[1] == freed.split("freed ")[1]    # a read of the freed page
+    assert out.stats["luf_flushes"] == 1 and not out.violations   # flushed at the refill
+    assert out.stats["dsb"] == 1
+
+
+def test_luf_debug_reports_a_refill_before_the_flush():
+    out = run_once(parse_scenario_text(LUF_ANON.format(bug="\nbug luf_refill_flush")))
+    assert [v.kind for v in out.violations] == ["luf-pte-rewrite"]
+    assert "the kernel, at A 0x400000" in out.violations[0].describe()
+
+
+def test_luf_never_allows_a_write_to_a_freed_page(monkeypatch):
+    """The read-only window is for reads: a write through a stale entry to a page LUF
+    freed is a use-after-free (made possible here by a reclaim that skips even the
+    flush of writable mappings)."""
+    text = LUF_ANON.format(bug="").replace("populate 0x400000 1 read",
+                                           "populate 0x400000 1 write")
+    text = text.replace("  read A 0x400000\n  read A 0x400000",
+                        "  write A 0x400000\n  write A 0x400000")
+    from sw_model.kernel import rmap
+    monkeypatch.setattr(rmap, "try_to_unmap_flush",
+                        lambda k, cpu: iter(["try_to_unmap_flush skipped (broken)"]))
+    from sw_model.kernel import vmscan
+    monkeypatch.setattr(vmscan, "try_to_unmap_flush",
+                        lambda k, cpu: iter(["try_to_unmap_flush skipped (broken)"]))
+    monkeypatch.setattr(vmscan, "try_to_unmap_flush_dirty",
+                        lambda k, cpu: iter(["try_to_unmap_flush_dirty skipped"]))
+    out = run_once(parse_scenario_text(text))
+    assert [v.kind for v in out.violations] == ["use-after-free"]

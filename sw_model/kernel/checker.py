@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from .vocabulary import VIOLATIONS
 
 
+#: The agent of a violation found in the kernel's own actions (LUF_DEBUG).
+KERNEL = "kernel"
+
+
 @dataclass(frozen=True)
 class Violation:
     kind: str                 # a vocabulary.VIOLATIONS key
@@ -25,14 +29,18 @@ class Violation:
     step: int                 # index in the trace of the step that made the access
 
     def describe(self):
+        if self.agent == KERNEL:
+            return (f"{self.kind}: the kernel, at {self.mm} {self.va:#x} (page {self.pa:#x})"
+                    f" — {VIOLATIONS[self.kind]}")
         access = "write" if self.write else "read"
         return (f"{self.kind}: {self.agent} {access} of {self.mm} {self.va:#x} reached "
                 f"{self.pa:#x} — {VIOLATIONS[self.kind]}")
 
 
 class SafetyChecker:
-    def __init__(self, allocator, returned):
+    def __init__(self, allocator, returned, luf=None):
         self.allocator = allocator
+        self.luf = luf
         self.returned = returned          # (mm, start, end, step) of unmaps that returned
         self.violations = []
 
@@ -53,7 +61,11 @@ class SafetyChecker:
         if folio is None:
             kind = None            # outside the kernel's pool: not a page it manages
         elif folio.kind == "free":
-            kind = "use-after-free"
+            # LUF's named rule: a read through a read-only entry whose flush LUF
+            # deferred may reach the page while it sits unused in the allocator.
+            luf_window = not write and self.luf is not None and \
+                self.luf.pending_for(mm.name, va & ~0xFFF)
+            kind = None if luf_window else "use-after-free"
         elif folio.kind == "pagetable":
             kind = "page-table-page"
         elif (mm.name, va & ~0xFFF) not in folio.mapped_at:
@@ -71,3 +83,7 @@ class SafetyChecker:
         v = Violation(kind, agent, mm.name, va, pa, write, step)
         self.violations.append(v)
         return v
+
+    def report(self, kind, mm, va, pa, step):
+        """A violation seen in what the kernel does rather than in an access."""
+        self.violations.append(Violation(kind, KERNEL, mm.name, va, pa, False, step))

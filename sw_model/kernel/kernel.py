@@ -7,6 +7,7 @@ from .checker import SafetyChecker
 from .fault import handle_mm_fault
 from .fork import fork
 from .gup import gup_fast, unpin_user_pages
+from .luf import LUF
 from .mm import MM, VMA
 from .mprotect import mprotect
 from .mremap import mremap, truncate
@@ -62,7 +63,9 @@ class AccessOutcome:
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None):
         self.backend = backend
-        self.allocator = PageAllocator(POOL_BASE, frames)
+        self.luf = LUF(self) if reclaim == "luf" else None
+        self.allocator = PageAllocator(POOL_BASE, frames,
+                                       on_reuse=self._luf_reuse if self.luf else None)
         self.pgtables = PageTables(backend, self.allocator)
         self.flush = FLUSH_POLICIES[arch](self)
         self.reclaim = reclaim
@@ -71,7 +74,8 @@ class Kernel:
         self.mms = {}
         self.page_cache = {}              # (file, page index) -> folio
         self.returned = []                # (mm name, start, end, step): unmaps that returned
-        self.checker = SafetyChecker(self.allocator, self.returned)
+        self.checker = SafetyChecker(self.allocator, self.returned, self.luf)
+        self.evicted = {}                 # page-cache key -> the folio last removed from it
         self.stats = Counter()
         self.accesses = []
         self.step_index = 0               # the scheduler's current step, for reports
@@ -130,16 +134,36 @@ class Kernel:
         return self.page_cache.get(self._cache_key(mm, vma, va))
 
     def page_cache_add(self, mm, vma, va, folio):
-        self.page_cache[self._cache_key(mm, vma, va)] = folio
+        key = self._cache_key(mm, vma, va)
+        old = self.evicted.pop(key, None)
+        if self.luf and old is not None and self.luf.key_pending(old.luf_key):
+            # A stale read-only entry would still read the old page, which the new one
+            # replaces: flush first (LUF_DEBUG reports a kernel that does not).
+            if self.fixes["luf_refill_flush"]:
+                self.luf.flush_now("a LUF'd page-cache slot is refilled", upto=old.luf_key)
+            else:
+                self.checker.report("luf-pagecache-replace", mm, va, old.pa, self.step_index)
+        self.page_cache[key] = folio
 
     def page_cache_remove(self, folio):
         for key in [k for k, f in self.page_cache.items() if f is folio]:
             del self.page_cache[key]
+            self.evicted[key] = folio
         folio.kind = "anon"               # no longer cached: freed by its last put
 
     # Mapping bookkeeping (the rmap and the folio's lifetime, read by the checker).
     def install_pte(self, mm, va, ptep, folio, pte, replace=False):
         """set_pte_at() of a user page, with folio_add_*_rmap() unless ``replace``."""
+        if self.luf and self.luf.pending:
+            if pte_write(pte):
+                self.luf.flush_now("a writable PTE is installed")
+            elif self.luf.pending_for(mm.name, va & ~0xFFF):
+                # A stale entry for this address would still reach the old page.
+                if self.fixes["luf_refill_flush"]:
+                    self.luf.flush_now("a LUF'd PTE is filled again")
+                else:                          # LUF_DEBUG
+                    self.checker.report("luf-pte-rewrite", mm, va, folio.pa,
+                                        self.step_index)
         self.pgtables.set_pte_at(ptep, pte)
         if not replace:
             folio.mapcount += 1
@@ -214,6 +238,12 @@ class Kernel:
     def unpin_folio(self, folio):
         folio.pins -= 1
         self.put_folio(folio)
+
+    def _luf_reuse(self, folio):
+        """A page handed out again: the flush LUF deferred for it is due now."""
+        if self.luf.key_pending(folio.luf_key):
+            self.luf.flush_now("a LUF'd page is reused", upto=folio.luf_key)
+        folio.luf_key = 0
 
     def tlb_ubc(self, cpu):
         ubc = self._ubc.get(cpu)

@@ -65,6 +65,8 @@ def truncate(k, agent, cpu, mm, va):
     if folio is None:
         yield f"truncate {mm.name} {va:#x}: no page-cache page"
         return
+    if k.luf is not None:
+        yield from k.luf.luf_flush("truncate")
     for name, page in sorted(folio.rmap):
         owner = k.mms[name]
         tlb = MMUGather(k, cpu, owner)

@@ -20,6 +20,7 @@ class Folio:
     rmap: set = field(default_factory=set)      # (mm, page VA) mapped now (the rmap)
     writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
     removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
+    luf_key: int = 0            # the LUF batch whose deferred flush still covers it
 
 
 class OutOfMemory(Exception):
@@ -29,11 +30,12 @@ class OutOfMemory(Exception):
 class PageAllocator:
     """Frames [base, base + frames * 4 KB); page tables come from the same pool."""
 
-    def __init__(self, base, frames):
+    def __init__(self, base, frames, on_reuse=None):
         self.folios = [Folio(base + i * PAGE_SIZE) for i in range(frames)]
         self.base = base
         self.free_list = list(reversed(self.folios))     # pop() takes the lowest first
         self.stats = {"allocated": 0, "freed": 0}
+        self.on_reuse = on_reuse      # called with a folio about to be handed out again
 
     def folio_at(self, pa):
         """The folio holding physical address ``pa``, or None outside the pool."""
@@ -45,6 +47,8 @@ class PageAllocator:
         if not self.free_list:
             raise OutOfMemory(f"no free page frame for a new {kind} page")
         folio = self.free_list.pop()
+        if self.on_reuse:
+            self.on_reuse(folio)
         folio.kind = kind
         folio.generation += 1
         folio.mapcount = folio.pins = 0
@@ -61,5 +65,10 @@ class PageAllocator:
         if folio.kind == "free":
             raise AssertionError(f"double free of the page at {folio.pa:#x}")
         folio.kind = "free"
-        self.free_list.append(folio)
+        if folio.luf_key:
+            # A page whose flush LUF deferred waits at the far end of the free list: it
+            # is not the next one handed out (that would flush at once).
+            self.free_list.insert(0, folio)
+        else:
+            self.free_list.append(folio)
         self.stats["freed"] += 1

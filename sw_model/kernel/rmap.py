@@ -16,7 +16,7 @@ def try_to_unmap(k, agent, cpu, folio):
     """try_to_unmap() → try_to_unmap_one() per mapping. With the batched flush
     (TTU_BATCH_FLUSH) the PTE is cleared and the flush deferred to
     try_to_unmap_flush(); otherwise ptep_clear_flush()."""
-    batched = k.reclaim == "batched"
+    batched = k.reclaim in ("batched", "luf")     # LUF batches its writable mappings
     ubc = k.tlb_ubc(cpu)
     for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
         mm = k.mms[mm]
@@ -25,7 +25,9 @@ def try_to_unmap(k, agent, cpu, folio):
         ptl = pt.pte_lockptr(ptep)
         yield from ptl.lock(agent)
         pte = pt.ptep_get_and_clear(ptep)
-        if batched:
+        if k.luf is not None and pte_present(pte) and not pte_write(pte):
+            k.luf.defer(mm, va, folio)         # read-only: LUF defers past the free
+        elif batched:
             # set_tlb_ubc_flush_pending()
             yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
             ubc.flush_required = True
@@ -35,8 +37,8 @@ def try_to_unmap(k, agent, cpu, folio):
             yield from k.flush.flush_tlb_page(cpu, mm, va)
         k.unmap_folio(mm, va, folio, dirty=pte_present(pte) and pte_dirty(pte))
         ptl.unlock(agent)
-        yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}" + \
-            (" (flush deferred)" if batched else "")
+        deferred = " (flush deferred)" if batched else ""
+        yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}{deferred}"
 
 
 def try_to_unmap_flush(k, cpu):
@@ -60,7 +62,9 @@ def folio_mkclean(k, agent, cpu, folio):
     """folio_mkclean() → page_vma_mkclean_one() per mapping: write-protect and clean
     every PTE that is dirty or writable, flushing it; a clean read-only PTE is
     skipped — trusting the PTE, which seed 000 shows is unsafe while another thread's
-    flush is still deferred."""
+    flush is still deferred. Under LUF, everything deferred is flushed first."""
+    if k.luf is not None:
+        yield from k.luf.luf_flush("folio_mkclean")
     pt = k.pgtables
     for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
         mm = k.mms[mm]

@@ -22,7 +22,11 @@ def reclaim(k, agent, cpu, mm, va):
         yield f"reclaim {mm.name} {va:#x}: nothing mapped"
         return
     yield f"shrink_folio_list: folio {folio.pa:#x}"
+    if k.luf is not None:
+        k.luf.start_batch(cpu)
     yield from try_to_unmap(k, agent, cpu, folio)
+    if k.luf is not None:
+        k.luf.end_batch()
     if folio.dirty:
         yield from try_to_unmap_flush_dirty(k, cpu)
         folio.dirty = False                                # pageout(): written back

@@ -51,6 +51,9 @@ VIOLATIONS = {
                       "write is lost: nothing will write the page back)",
     "cow-write": "a write reached an anonymous page that copy-on-write shares with "
                  "another mapping (the other side sees it)",
+    "luf-pte-rewrite": "LUF_DEBUG: the kernel rewrote a PTE whose flush LUF still defers",
+    "luf-pagecache-replace": "LUF_DEBUG: the kernel put a new page in a page-cache slot "
+                             "whose old page LUF has not flushed yet",
     "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
                       "munmap() that took the permission away returned",
 }
@@ -62,6 +65,8 @@ FIXES = {
     "pfnmap_flush": "tlb_end_vma() flushes VM_PFNMAP ranges at once (CVE-2022-39188)",
     "delay_rmap": "zap keeps a dirty shared page in the rmap, under the PTE lock, until "
                   "after the TLB flush (2022)",
+    "luf_refill_flush": "LUF flushes before a PTE or page-cache slot whose old page's "
+                        "flush it deferred is filled again (seed 004)",
     "mremap_flush": "move_ptes() flushes the old range before dropping the PTE locks "
                     "(CVE-2018-18281)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
@@ -74,6 +79,8 @@ SYSTEM_SETTINGS = {
     "devices": (0, range(0, 3)),
     "tlb": (16, range(4, 65)),
     "arch": ("arm64", ("arm64", "x86")),            # how TLBs are flushed
-    "reclaim": ("batched", ("eager", "batched")),   # reclaim flushes at once or defers
+    # Reclaim flushes at once, defers to the end of reclaim, or (LUF) until the page is
+    # reused or something could observe a stale read-only entry.
+    "reclaim": ("batched", ("eager", "batched", "luf")),
     "frames": (64, range(8, 4097)),                 # user page frames in the allocator
 }
