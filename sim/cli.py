@@ -9,6 +9,8 @@ from sim.toolchain import SIMULATORS, ToolchainError
 EXIT_USAGE = 2
 #: The shipped scenario ``shootdown run`` runs when given none.
 DEFAULT_SCENARIO = "mixed_storm.scn"
+#: Seeded schedules per workload and policy in ``shootdown compare``.
+COMPARE_RUNS = 20
 
 
 class UsageError(Exception):
@@ -99,6 +101,14 @@ def build_parser():
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     run.add_argument("--save-violation", type=Path, metavar="FILE",
                      help="write the first violating run as a scenario that replays it")
+
+    compare = sub.add_parser("compare", help="run the same workloads under every TLB flush "
+                             "policy and compare what they cost")
+    compare.add_argument("--runs", type=_positive, default=COMPARE_RUNS,
+                         help=f"seeded schedules per workload and policy (default "
+                         f"{COMPARE_RUNS})")
+    compare.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG bar chart")
+    compare.add_argument("--json", type=Path, metavar="OUT", help="write the counts as JSON")
 
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
@@ -209,6 +219,37 @@ def cmd_run(args):
     return 0 if result.met else 1
 
 
+def cmd_compare(args):
+    import importlib.util
+    import json
+
+    from sim.policy_compare import ComparisonError, as_json, compare, plot, report
+    if args.plot:
+        if args.plot.suffix.lower() != ".png":
+            raise UsageError(f"--plot writes a PNG: {args.plot} must end in .png")
+        if importlib.util.find_spec("matplotlib") is None:     # now, not after the runs
+            raise UsageError("--plot needs matplotlib: pip install 'shootdown[plot]'")
+    print(f"policy comparison, {args.runs} run(s) per workload and policy:", flush=True)
+    try:
+        rows = compare(args.runs, progress=lambda row: print(
+            f"  {row.workload.name:18s} {row.policy:14s} clean", flush=True))
+    except ComparisonError as e:
+        print(f"shootdown: error: {e}", file=sys.stderr)
+        return 1
+    print(report(rows, args.runs))
+    outputs = [(args.json, lambda path: path.write_text(json.dumps(as_json(rows, args.runs),
+                                                                   indent=1))),
+               (args.plot, lambda path: plot(rows, path, args.runs))]
+    for path, write in outputs:
+        if path:
+            try:
+                write(path)
+            except OSError as e:
+                raise UsageError(f"cannot write {path}: {e.strerror}") from None
+            print(f"wrote {path}")
+    return 0
+
+
 def shipped_scenarios():
     from importlib.resources import files
     return Path(str(files("scenarios")))
@@ -228,7 +269,7 @@ def cmd_synth(args):
 
 def main(argv=None):
     commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
-                "bench": cmd_bench, "run": cmd_run}
+                "bench": cmd_bench, "run": cmd_run, "compare": cmd_compare}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)

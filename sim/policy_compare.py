@@ -1,0 +1,489 @@
+"""Policy comparison (issue 4, item 6): the same workloads under every TLB-flush policy
+the kernel model has, counting what each run does: flushes, shootdowns and IPIs,
+invalidates by kind, syncs, TLB fills and cycles.
+
+A workload is generated (not a shipped scenario): its operations come from a
+``random.Random(WORKLOAD_SEED)``, so every policy runs exactly the same program, and its
+interleavings are seeded random schedules (seeds SCHEDULE_SEED, SCHEDULE_SEED + 1, ...),
+the same seeds for every policy. Every run must be clean: comparing the cost of policies
+that let an access through a stale translation would be meaningless.
+"""
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sw_model.kernel.runner import run_scenario
+from sw_model.kernel.scenario_parser import parse_scenario_text
+from sw_model.kernel.tlbflush_x86 import FLUSH_CEILING
+
+#: Seeds the workloads' operations (the same program under every policy).
+WORKLOAD_SEED = 2026
+#: The first schedule seed; run i uses SCHEDULE_SEED + i under every policy.
+SCHEDULE_SEED = 1
+
+#: (arch, reclaim): every flush policy the kernel model has. reclaim=luf is LUF (seed
+#: 004): read-only mappings' flushes deferred past the free, until the page is reused.
+POLICIES = [(arch, reclaim) for arch in ("arm64", "x86")
+            for reclaim in ("eager", "batched", "luf")]
+
+#: Policies of the design (docs/kernel-model.md) that the kernel model does not have yet.
+NOT_MODELLED_POLICIES = {
+    "per-page-table flush generations (seed 000)":
+        "folio_mkclean() would flush only when the PTE table's pending generation is "
+        "newer than the completed one; the model has the coarse per-mm state only",
+}
+#: Workloads the comparison should have but the kernel model cannot run yet.
+NOT_MODELLED_WORKLOADS = {
+    "page migration (NUMA balancing, compaction)": "no migrate_pages()",
+}
+
+PAGE = 0x1000
+ANON = 0x400000
+FILE = 0x800000
+
+
+class ComparisonError(Exception):
+    """A run the comparison cannot use: not clean (a violation, a deadlock, a stuck
+    access), or its counts do not add up."""
+
+
+def _va(base, page):
+    return f"{base + page * PAGE:#x}"
+
+
+def _block(head, ops):
+    return [head] + [f"  {op}" for op in ops]
+
+
+def _munmap_storm(rng):
+    """Four CPUs touch a 24-page region, then munmap small ranges of its first 16 pages
+    (1 or 2 pages each, dealt at random) between touches of the 8 pages that stay."""
+    chunks, page = [], 0
+    while page < 16:
+        size = min(rng.choice((1, 2)), 16 - page)
+        chunks.append((page, size))
+        page += size
+    rng.shuffle(chunks)
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 24 rw anon", f"populate {_va(ANON, 0)} 24 write"])
+    for cpu in range(4):
+        ops = [f"write A {_va(ANON, p)}" for p in rng.sample(range(24), 3)]
+        for start, size in chunks[cpu::4]:
+            ops.append(f"munmap A {_va(ANON, start)} {size}")
+            ops.append(f"{rng.choice(('read', 'write'))} A {_va(ANON, rng.randrange(16, 24))}")
+        lines += _block(f"cpu {cpu}", ops)
+    return lines
+
+
+def _reclaim_pressure(rng):
+    """24 pages (16 dirty anonymous, 8 clean file pages mapped read-only) in 40 frames;
+    kswapd (cpu 0) reclaims 18 of them while cpus 1 to 3 keep touching the other 6, and
+    now and then refault a reclaimed one.
+
+    One reclaimer: two CPUs reclaiming at once crash the kernel model under
+    reclaim=luf today (luf.py keeps a single batch for all CPUs)."""
+    pages = [("anon", p) for p in range(16)] + [("file", p) for p in range(8)]
+    rng.shuffle(pages)
+    cold, hot = pages[:18], pages[18:]
+
+    def touch(kind, p):
+        if kind == "file":
+            return f"read A {_va(FILE, p)}"
+        return f"{rng.choice(('read', 'write'))} A {_va(ANON, p)}"
+
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 16 rw anon", f"vma {_va(FILE, 0)} 8 r file",
+                            f"populate {_va(ANON, 0)} 16 write",
+                            f"populate {_va(FILE, 0)} 8 read"])
+    lines += _block("cpu 0", [f"reclaim A {_va(ANON if kind == 'anon' else FILE, p)}"
+                              for kind, p in cold])
+    for cpu in (1, 2, 3):
+        lines += _block(f"cpu {cpu}", [touch(*rng.choice(cold if rng.random() < 0.25 else hot))
+                                       for _ in range(6)])
+    return lines
+
+
+def _mprotect_churn(rng):
+    """cpu 0 turns 2 to 4 pages of an 8-page buffer read-only and back, four times,
+    while cpus 1 and 2 write (mostly) and read it: a write to a read-only page faults
+    (SIGSEGV while the range is read-only, a write-protect fault once it is writable
+    again)."""
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 8 rw anon", f"populate {_va(ANON, 0)} 8 write"])
+    ops = []
+    for _ in range(4):
+        size = rng.randint(2, 4)
+        start = rng.randrange(0, 9 - size)
+        ops += [f"mprotect A {_va(ANON, start)} {size} r",
+                f"mprotect A {_va(ANON, start)} {size} rw"]
+    lines += _block("cpu 0", ops)
+    for cpu in (1, 2):
+        lines += _block(f"cpu {cpu}", [
+            f"{'write' if rng.random() < 0.7 else 'read'} A {_va(ANON, rng.randrange(8))}"
+            for _ in range(10)])
+    return lines
+
+
+def _dontneed_storm(rng):
+    """Four threads each MADV_DONTNEED 2 to 4 pages of a shared 16-page buffer three
+    times, writing into it before and after (overlapping zaps: nested mmu_gathers)."""
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 16 rw anon",
+                            f"populate {_va(ANON, 0)} 16 write"])
+    for cpu in range(4):
+        ops = []
+        for _ in range(3):
+            size = rng.randint(2, 4)
+            ops += [f"write A {_va(ANON, rng.randrange(16))}",
+                    f"madvise_dontneed A {_va(ANON, rng.randrange(0, 17 - size))} {size}",
+                    f"write A {_va(ANON, rng.randrange(16))}"]
+        lines += _block(f"cpu {cpu}", ops)
+    return lines
+
+
+def _writeback(rng):
+    """cpu 0 writes back (folio_mkclean) pages of an 8-page file mapped shared while
+    cpus 1 and 2 keep writing to it (each write to a cleaned page faults to make it
+    writable and dirty again)."""
+    lines = _block("mm A", [f"vma {_va(FILE, 0)} 8 rw shared",
+                            f"populate {_va(FILE, 0)} 8 write"])
+    lines += _block("cpu 0", [f"mkclean A {_va(FILE, rng.randrange(8))}" for _ in range(8)])
+    for cpu in (1, 2):
+        lines += _block(f"cpu {cpu}", [
+            f"{'write' if rng.random() < 0.75 else 'read'} A {_va(FILE, rng.randrange(8))}"
+            for _ in range(8)])
+    return lines
+
+
+def _fork_cow(rng):
+    """A process with two writing threads forks (cpu 2); the child (cpu 3) and the
+    parent's threads then write and read the 8 shared pages: every first write of a
+    page on either side copies it."""
+    lines = _block("mm P", [f"vma {_va(ANON, 0)} 8 rw anon", f"populate {_va(ANON, 0)} 8 write"])
+    lines += ["mm C"]
+
+    def touches(mm, count):
+        return [f"{'write' if rng.random() < 0.6 else 'read'} {mm} {_va(ANON, rng.randrange(8))}"
+                for _ in range(count)]
+
+    lines += _block("cpu 0", touches("P", 6)) + _block("cpu 1", touches("P", 6))
+    lines += _block("cpu 2", ["fork P C", *touches("P", 3)])
+    lines += _block("cpu 3", touches("C", 8))
+    return lines
+
+
+def _reclaim_after_fork(rng):
+    """A parent forks a child (cpu 0, which then reclaims as kswapd); the two share 12
+    anonymous and 4 file pages copy-on-write, so reclaim unmaps most pages from two
+    mms. cpu 1 (the parent) and cpu 2 (the child) keep reading and now and then writing
+    pages reclaim may take."""
+    lines = _block("mm P", [f"vma {_va(ANON, 0)} 12 rw anon", f"vma {_va(FILE, 0)} 4 r file",
+                            f"populate {_va(ANON, 0)} 12 write",
+                            f"populate {_va(FILE, 0)} 4 read"])
+    lines += ["mm C"]
+    pages = [(ANON, p) for p in range(12)] + [(FILE, p) for p in range(4)]
+    rng.shuffle(pages)
+    lines += _block("cpu 0", ["fork P C", *[f"reclaim P {_va(base, p)}"
+                                           for base, p in pages[:12]]])
+    for cpu, mm in ((1, "P"), (2, "C")):
+        ops = []
+        for _ in range(6):
+            base, p = rng.choice(pages)
+            write = base == ANON and rng.random() < 0.3
+            ops.append(f"{'write' if write else 'read'} {mm} {_va(base, p)}")
+        lines += _block(f"cpu {cpu}", ops)
+    return lines
+
+
+def _mixed(rng):
+    """Reclaim against the system calls that must first flush what it deferred
+    (flush_tlb_batched_pending()): kswapd, mprotect, munmap and MADV_DONTNEED on one
+    16-page buffer, writers, and a device doing DMA through its TLB."""
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 16 rw anon",
+                            f"populate {_va(ANON, 0)} 16 write"])
+    lines += _block("cpu 0", [f"reclaim A {_va(ANON, p)}" for p in rng.sample(range(16), 6)])
+    lines += _block("cpu 1", [op for p in rng.sample(range(8), 3)
+                              for op in (f"mprotect A {_va(ANON, p)} 1 r",
+                                         f"write A {_va(ANON, rng.randrange(16))}",
+                                         f"mprotect A {_va(ANON, p)} 1 rw")])
+    lines += _block("cpu 2", [op for p in (8, 10, 12)
+                              for op in (f"write A {_va(ANON, rng.randrange(16))}",
+                                         f"munmap A {_va(ANON, p)} 1")])
+    lines += _block("cpu 3", [op for _ in range(3)
+                              for op in (f"madvise_dontneed A {_va(ANON, rng.randrange(15))} 2",
+                                         f"write A {_va(ANON, rng.randrange(16))}")])
+    lines += _block("dev 0", [f"{rng.choice(('read', 'write'))} A {_va(ANON, rng.randrange(16))}"
+                              for _ in range(6)])
+    return lines
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    system: str                 # system settings other than arch and reclaim
+    body: object                # rng -> scenario lines (mm, cpu and dev blocks)
+
+    def scenario_text(self, arch, reclaim, runs):
+        body = self.body(random.Random(WORKLOAD_SEED))
+        return "\n".join([f"scenario {self.name}", f"description {self.description}",
+                          f"system {self.system} arch={arch} reclaim={reclaim}", *body,
+                          f"schedule random seed={SCHEDULE_SEED} runs={runs}",
+                          "expect clean", ""])
+
+    def scenario(self, arch, reclaim, runs):
+        return parse_scenario_text(self.scenario_text(arch, reclaim, runs),
+                                   f"<workload {self.name}>")
+
+
+WORKLOADS = [
+    Workload("munmap-storm", "4 CPUs touch a region; repeated munmap of 1-2 pages",
+             "cpus=4", _munmap_storm),
+    Workload("reclaim-pressure", "kswapd takes 18 of 24 pages while 3 CPUs touch the "
+             "rest", "cpus=4 frames=40", _reclaim_pressure),
+    Workload("mprotect-churn", "RW to R and back, 4 times, against 2 writers",
+             "cpus=3", _mprotect_churn),
+    Workload("dontneed-storm", "4 threads MADV_DONTNEED overlapping ranges",
+             "cpus=4", _dontneed_storm),
+    Workload("writeback", "folio_mkclean of a shared file mapping against 2 writers",
+             "cpus=3", _writeback),
+    Workload("fork-cow", "fork with 2 writing threads, then copy-on-write on both sides",
+             "cpus=4", _fork_cow),
+    Workload("reclaim-after-fork", "kswapd reclaims 12 of 16 pages a parent and its "
+             "child share", "cpus=3 frames=48", _reclaim_after_fork),
+    Workload("mixed", "reclaim vs mprotect, munmap, DONTNEED, writers and a device",
+             "cpus=4 devices=1", _mixed),
+]
+
+#: A shootdown's step label, from tlbflush_x86.X86TLBFlush._shootdown.
+_IPI = re.compile(r"^(\w+)(?: (0x[0-9a-f]+)(?:-(0x[0-9a-f]+))?)?: IPI to cpus ")
+
+
+def _shootdown_kind(label):
+    """The invalidate an x86 shootdown carried, read from its step label (the backend
+    counts shootdowns but not what they invalidate). None: not a shootdown."""
+    m = _IPI.match(label)
+    if m is None:
+        return None
+    what, start, end = m.groups()
+    if what == "arch_tlbbatch_flush":
+        return "VMALLE1"                    # the batch's full flush, every ASID
+    if what == "flush_tlb_fix_spurious_fault":
+        return "VAE1"
+    if what == "flush_tlb_mm_range":
+        pages = (int(end, 16) - int(start, 16)) // PAGE
+        return "ASIDE1" if pages > FLUSH_CEILING else "VAE1" if pages == 1 else "RVAE1"
+    raise ComparisonError(f"unknown shootdown step {label!r}: update policy_compare._IPI")
+
+
+def _luf_deferrals(trace):
+    """(translations, batches) whose flush LUF deferred, read from the steps: an unmap
+    whose flush is deferred but that was not added to the ordinary batch (its agent's
+    step before is not arch_tlbbatch_add_pending), and the reclaims that had one (each
+    reclaim is one LUF batch). The kernel counts only the batches flushed."""
+    translations = batches = 0
+    last, batch_open = {}, {}
+    for agent, label in trace:
+        if label.startswith("shrink_folio_list: folio"):
+            batch_open[agent] = False
+        elif (label.startswith("try_to_unmap_one") and label.endswith("(flush deferred)")
+              and not last.get(agent, "").startswith("arch_tlbbatch_add_pending")):
+            translations += 1
+            batches += not batch_open[agent]
+            batch_open[agent] = True
+        last[agent] = label
+    return translations, batches
+
+
+def run_counts(run, reclaim):
+    """What one run did, as flat counts (invalidates as ``inv_<KIND>``)."""
+    s = run.stats
+    labels = [label for _, label in run.trace]
+    counts = Counter({
+        "flushes": s["dsb"] + s["shootdowns"],     # rounds the flushing CPU waits for
+        "shootdowns": s["shootdowns"], "ipis": s["ipis"], "dsb": s["dsb"],
+        "syncs": s["hw_syncs"], "secondary": s["secondary_tlb_invalidates"],
+        "tlb_fills": s["hw_tlb_fills"], "faults": s["faults"], "cycles": run.cycles,
+        "luf_flushes": s["luf_flushes"],
+    })
+    if reclaim == "luf":
+        counts["luf_deferred"], counts["luf_batches"] = _luf_deferrals(run.trace)
+    for key, value in s.items():
+        if key.startswith("hw_invalidates_") and value:
+            counts[f"inv_{key[len('hw_invalidates_'):]}"] += value
+    kinds = [k for k in map(_shootdown_kind, labels) if k]
+    # LUF runs the flushes it deferred inside another step (a page reused, a PTE
+    # filled), so their IPIs have no step of their own: one flush_tlb_page each.
+    hidden = s["shootdowns"] - len(kinds)
+    if hidden < 0 or (hidden and reclaim != "luf"):
+        raise ComparisonError(f"run seed={run.seed}: {s['shootdowns']} shootdowns but "
+                              f"{len(kinds)} in the trace")
+    kinds += ["VAE1"] * hidden
+    counts.update(f"inv_{k}" for k in kinds)
+    counts["invalidates"] = sum(v for k, v in counts.items() if k.startswith("inv_"))
+    return counts
+
+
+@dataclass
+class Row:
+    workload: Workload
+    arch: str
+    reclaim: str
+    runs: list = field(default_factory=list)      # run_counts() per run, in seed order
+
+    @property
+    def policy(self):
+        return f"{self.arch} {self.reclaim}"
+
+    def mean(self, key):
+        return sum(r[key] for r in self.runs) / len(self.runs)
+
+    def kinds(self):
+        """Invalidate kinds seen, with their mean count per run."""
+        keys = sorted({k for r in self.runs for k in r if k.startswith("inv_")})
+        return {k[4:]: self.mean(k) for k in keys}
+
+
+def check_clean(workload, arch, reclaim, result):
+    for run in result.runs:
+        where = f"{workload.name} under {arch} {reclaim}, run seed={run.seed}"
+        if run.error:
+            raise ComparisonError(f"{where}: {run.error}")
+        if run.violations:
+            raise ComparisonError(f"{where}: {run.violations[0].describe()}")
+        if run.stats["stuck_accesses"]:
+            raise ComparisonError(f"{where}: {run.stats['stuck_accesses']} access(es) stuck")
+
+
+def compare(runs, workloads=None, progress=None):
+    """Every workload under every policy, ``runs`` seeded schedules each. Raises
+    ComparisonError at the first run that is not clean."""
+    rows = []
+    for workload in workloads or WORKLOADS:
+        for arch, reclaim in POLICIES:
+            result = run_scenario(workload.scenario(arch, reclaim, runs))
+            check_clean(workload, arch, reclaim, result)
+            rows.append(Row(workload, arch, reclaim,
+                            [run_counts(r, reclaim) for r in result.runs]))
+            if progress:
+                progress(rows[-1])
+    return rows
+
+
+def _num(value):
+    return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:,.1f}"
+
+
+#: The table's count columns: (count, heading).
+COLUMNS = [("flushes", "flushes"), ("shootdowns", "shootdowns"), ("ipis", "IPIs"),
+           ("invalidates", "invalidates (by kind)"), ("syncs", "syncs"),
+           ("tlb_fills", "TLB fills"), ("cycles", "cycles"),
+           ("luf_batches", "LUF batches deferred (flushed)")]
+
+
+def _cell(row, key):
+    if key == "invalidates":
+        kinds = ", ".join(f"{k} {_num(v)}" for k, v in row.kinds().items())
+        return f"{_num(row.mean(key))} ({kinds or 'none'})"
+    if key == "luf_batches":
+        return (f"{_num(row.mean(key))} ({_num(row.mean('luf_flushes'))})"
+                if row.reclaim == "luf" else "-")
+    return _num(row.mean(key))
+
+
+def table(rows):
+    """The comparison as a Markdown table: means per run."""
+    out = ["| workload | policy | " + " | ".join(h for _, h in COLUMNS) + " |",
+           "|---|---|" + "---:|" * 3 + "---|" + "---:|" * 3 + "---|"]
+    for row in rows:
+        out.append(f"| {row.workload.name} | {row.policy} | "
+                   + " | ".join(_cell(row, key) for key, _ in COLUMNS) + " |")
+    missing = [("every workload", name, why) for name, why in NOT_MODELLED_POLICIES.items()]
+    missing += [(name, "every policy", why) for name, why in NOT_MODELLED_WORKLOADS.items()]
+    for workload, policy, why in missing:
+        out.append(f"| {workload} | {policy} | "
+                   + " | ".join(f"not modelled: {why}" if key == "invalidates"
+                                else "not modelled" for key, _ in COLUMNS) + " |")
+    return "\n".join(out)
+
+
+def versus_eager(rows):
+    """Per workload and arch: batched and LUF reclaim against eager, in percent."""
+    by = {(r.workload.name, r.arch, r.reclaim): r for r in rows}
+    keys = ("flushes", "ipis", "invalidates", "tlb_fills", "cycles")
+    out = ["| workload | policy | " + " | ".join(h.split(" (")[0] for k, h in COLUMNS
+                                               if k in keys) + " |",
+           "|---|---|" + "---:|" * len(keys)]
+    for row in rows:
+        eager = by.get((row.workload.name, row.arch, "eager"))
+        if row.reclaim == "eager" or eager is None:
+            continue
+        cells = []
+        for key in keys:
+            e, b = eager.mean(key), row.mean(key)
+            cells.append("-" if e == b == 0 else
+                         f"{_num(e)} → {_num(b)} ({round(100 * (b - e) / e):+d}%)" if e
+                         else f"0 → {_num(b)}")
+        out.append(f"| {row.workload.name} | {row.policy} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def report(rows, runs):
+    workloads = dict.fromkeys(r.workload for r in rows)
+    return "\n".join([
+        f"policy comparison: {len(workloads)} workload(s) x {len(POLICIES)} policies, "
+        f"{runs} run(s) each (workload seed {WORKLOAD_SEED}, schedule seeds "
+        f"{SCHEDULE_SEED}-{SCHEDULE_SEED + runs - 1}); every run clean; means per run",
+        "", table(rows), "", "batched and LUF reclaim against eager (means per run):", "",
+        versus_eager(rows)])
+
+
+def as_json(rows, runs):
+    return {
+        "workload_seed": WORKLOAD_SEED,
+        "schedule_seeds": [SCHEDULE_SEED, SCHEDULE_SEED + runs - 1],
+        "policies": [f"{a} {r}" for a, r in POLICIES],
+        "not_modelled": {"policies": NOT_MODELLED_POLICIES,
+                         "workloads": NOT_MODELLED_WORKLOADS},
+        "rows": [{
+            "workload": row.workload.name, "description": row.workload.description,
+            "arch": row.arch, "reclaim": row.reclaim,
+            "mean": {k: row.mean(k) for k in sorted(set().union(*row.runs))},
+            "runs": [dict(sorted(r.items())) for r in row.runs],
+        } for row in rows],
+    }
+
+
+#: Bar colours: blues for arm64, reds for x86, darker for eager.
+COLOURS = {"arm64 eager": "#08519c", "arm64 batched": "#4292c6", "arm64 luf": "#9ecae1",
+           "x86 eager": "#a50f15", "x86 batched": "#ef3b2c", "x86 luf": "#fc9272"}
+#: What the plot shows: (count, panel title).
+PLOTTED = [("flushes", "flushes (DSBs / shootdown rounds)"), ("ipis", "shootdown IPIs"),
+           ("invalidates", "invalidates"), ("tlb_fills", "TLB fills"),
+           ("cycles", "simulated cycles")]
+
+
+def plot(rows, path, runs):
+    """Grouped bars, one group per workload and one bar per policy, for each PLOTTED
+    count (means per run), drawn on an Agg canvas (no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    names = list(dict.fromkeys(r.workload.name for r in rows))
+    by = {(r.workload.name, r.policy): r for r in rows}
+    policies = [f"{a} {r}" for a, r in POLICIES]
+    width = 0.8 / len(policies)
+    fig = Figure(figsize=(10, 10))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(PLOTTED), 1, sharex=True)
+    for ax, (key, title) in zip(axes, PLOTTED):
+        for i, policy in enumerate(policies):
+            xs = [n + (i - (len(policies) - 1) / 2) * width for n in range(len(names))]
+            ys = [by[name, policy].mean(key) if (name, policy) in by else 0 for name in names]
+            ax.bar(xs, ys, width, label=policy, color=COLOURS[policy])
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", linewidth=0.3)
+    axes[-1].set_xticks(range(len(names)), names, fontsize=8)
+    fig.suptitle(f"TLB flush policies, means of {runs} seeded runs per workload "
+                 f"({'; '.join(NOT_MODELLED_POLICIES)}: not modelled)", fontsize=9, y=0.995)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=len(policies),
+               loc="upper center", bbox_to_anchor=(0.5, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.savefig(path, dpi=80, format="png")
