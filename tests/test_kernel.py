@@ -377,3 +377,23 @@ def test_luf_never_allows_a_write_to_a_freed_page(monkeypatch):
                         lambda k, cpu: iter(["try_to_unmap_flush_dirty skipped"]))
     out = run_once(parse_scenario_text(text))
     assert [v.kind for v in out.violations] == ["use-after-free"]
+
+
+def test_luf_with_two_reclaimers_at_once():
+    text = """scenario two
+system cpus=2 reclaim=luf
+mm A
+  vma 0x800000 2 r file
+  populate 0x800000 2 read
+cpu 0
+  read A 0x800000
+  reclaim A 0x800000
+cpu 1
+  read A 0x801000
+  reclaim A 0x801000
+schedule order cpu0:op cpu1:op cpu0:2 cpu1:op cpu0:op
+expect clean
+"""
+    out = run_once(parse_scenario_text(text))
+    assert out.error is None and not out.violations
+    assert sum("flush deferred" in s for _, s in out.trace) == 2

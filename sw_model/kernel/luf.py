@@ -24,22 +24,22 @@ class LUF:
         self.k = kernel
         self.ugen = 0                          # luf_ugen
         self.pending = []                      # LUFBatch, oldest first
-        self.batch = None                      # the batch reclaim is filling now
+        self.batch = {}                        # CPU -> the batch its reclaim is filling
 
     def start_batch(self, cpu):
         self.ugen += 1
-        self.batch = LUFBatch(self.ugen, cpu)
-        return self.batch
+        self.batch[cpu] = LUFBatch(self.ugen, cpu)
 
-    def defer(self, mm, va, folio):
+    def defer(self, cpu, mm, va, folio):
         """try_to_unmap_one() of a read-only mapping under LUF: no flush now."""
-        self.batch.translations.add((mm.name, va & ~0xFFF))
-        folio.luf_key = self.batch.key
+        batch = self.batch[cpu]
+        batch.translations.add((mm.name, va & ~0xFFF))
+        folio.luf_key = batch.key
 
-    def end_batch(self):
-        if self.batch.translations:
-            self.pending.append(self.batch)
-        self.batch = None
+    def end_batch(self, cpu):
+        batch = self.batch.pop(cpu)
+        if batch.translations:
+            self.pending.append(batch)
 
     def pending_for(self, mm_name, page):
         return any((mm_name, page) in b.translations for b in self.pending)

@@ -26,7 +26,7 @@ def try_to_unmap(k, agent, cpu, folio):
         yield from ptl.lock(agent)
         pte = pt.ptep_get_and_clear(ptep)
         if k.luf is not None and pte_present(pte) and not pte_write(pte):
-            k.luf.defer(mm, va, folio)         # read-only: LUF defers past the free
+            k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
         elif batched:
             # set_tlb_ubc_flush_pending()
             yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)

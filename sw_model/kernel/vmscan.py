@@ -26,7 +26,7 @@ def reclaim(k, agent, cpu, mm, va):
         k.luf.start_batch(cpu)
     yield from try_to_unmap(k, agent, cpu, folio)
     if k.luf is not None:
-        k.luf.end_batch()
+        k.luf.end_batch(cpu)
     if folio.dirty:
         yield from try_to_unmap_flush_dirty(k, cpu)
         folio.dirty = False                                # pageout(): written back
