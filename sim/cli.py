@@ -90,6 +90,9 @@ def build_parser():
     bench.add_argument("--seed", type=_seed, default=1)
     bench.add_argument("--sim", choices=SIMULATORS, action="append", dest="sims")
     bench.add_argument("--no-synth", action="store_true", help="skip the resource counts")
+    bench.add_argument("--system", action="store_true",
+                       help="the whole system (4 CPUs, 1 device, 8-entry TLBs) instead of "
+                            "one MMU; no resource counts")
     bench.add_argument("--build-dir", type=Path, default=Path("build"))
 
     run = sub.add_parser("run", help="run a kernel scenario and check every access")
@@ -173,9 +176,10 @@ def cmd_bench(args):
     from sim.benchmark import report, run_benchmarks
     print("benchmark:", flush=True)
     rows, resources = run_benchmarks(cycles=args.cycles, seed=args.seed, sims=args.sims,
-                                     synth=not args.no_synth, build_root=str(args.build_dir),
+                                     synth=not args.no_synth, system=args.system,
+                                     build_root=str(args.build_dir),
                                      progress=lambda text: print(text, flush=True))
-    print(report(rows, resources, args.cycles, args.seed))
+    print(report(rows, resources, args.cycles, args.seed, system=args.system))
     return 0
 
 

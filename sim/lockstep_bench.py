@@ -8,7 +8,7 @@ import time
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from sim.bench_support import divergence, start, write_result
+from sim.bench_support import divergence, drive, start, write_result
 from sim.buses import InputBus, OutputBus
 from sim.scripted import ScriptedEnvironment
 from sim.stimulus import Environment, Rates
@@ -32,7 +32,7 @@ async def lockstep(dut):
 
     await start(dut)
 
-    o_bus, i_bus = dut.o_bus, dut.i_bus
+    o_bus, i_bus, falling = dut.o_bus, dut.i_bus, FallingEdge(dut.clk)
     result = {"status": "ok", "cycles": cycles}
     started = time.perf_counter()
     for cycle in range(cycles):
@@ -50,6 +50,6 @@ async def lockstep(dut):
             ref.tick(inp)
         else:
             inp = env.step(*bus.split(actual))
-        i_bus.value = in_bus.pack(inp, env.req_payload, env.inv_payload)
-        await FallingEdge(dut.clk)
+        drive(i_bus, in_bus.pack(inp, env.req_payload, env.inv_payload))
+        await falling
     write_result(cfg["result"], result, started, env, results=getattr(env, "results", None))

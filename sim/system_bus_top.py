@@ -89,13 +89,16 @@ class SystemBuses:
         self.cpus, self.devices = cpus, devices
         self.inputs = Codec(input_bus(cpus, devices))
         self.outputs = Codec(output_bus(cpus, devices))
-        self._in = {name: field.offset for name, field in self.inputs.layout}
-        self._out = {name: field.offset for name, field in self.outputs.layout}
-        self._requesters = [("cpu", c) for c in range(cpus)] + [("dev", d)
-                                                                for d in range(devices)]
-        self._ports = [(f"{k}{i}_req_ready", f"{k}{i}_resp_valid", f"{k}{i}_resp")
-                       for k, i in self._requesters]
-        self._req_fields = [(f"{k}{i}_req_valid", f"{k}{i}_req") for k, i in self._requesters]
+        self._in = ins = {name: field.offset for name, field in self.inputs.layout}
+        self._out = outs = {name: field.offset for name, field in self.outputs.layout}
+        self._out_mask = {name: self.outputs.field(name)[1] for name in outs}
+        # Access ports (CPUs, then devices) and the offsets of their fields.
+        self._ports = [f"cpu{c}" for c in range(cpus)] + [f"dev{d}" for d in range(devices)]
+        self._req = [(ins[f"{p}_req_valid"], ins[f"{p}_req"]) for p in self._ports]
+        self._src = [(ins[f"src{k}_valid"], ins[f"src{k}"]) for k in range(1 + cpus)]
+        self._resp = [(outs[f"{p}_req_ready"], outs[f"{p}_resp_valid"], outs[f"{p}_resp"])
+                      for p in self._ports]
+        self._resp_mask = self._out_mask[f"{self._ports[0]}_resp"]
 
     def pack_outputs(self, outputs):
         """Integer of the output bus for ``SystemRef.outputs()``."""
@@ -107,27 +110,44 @@ class SystemBuses:
             value |= 1 << off["host_resp_valid"] | host_resp << off["host_resp"]
         if mem_req is not None:
             value |= 1 << off["mem_req_valid"] | mem_req << off["mem_req"]
-        for names, (ready, resp) in zip(self._ports, cpus + devs):
-            value |= ready << off[names[0]]
+        for (ready_at, valid_at, resp_at), (ready, resp) in zip(self._resp, cpus + devs):
+            value |= ready << ready_at
             if resp is not None:
-                value |= 1 << off[names[1]] | resp << off[names[2]]
+                value |= 1 << valid_at | resp << resp_at
         return value
 
-    def pack_inputs(self, inp, held):
-        """Integer of the input bus for SystemInputs ``inp``; ``held`` holds the packed
-        access payloads by ("cpu"|"dev", index)."""
+    def split_outputs(self, value):
+        """``SystemRef.outputs()`` read from the output bus's integer: what the plain
+        bench, which has no model, gives the environment."""
+        off, mask = self._out, self._out_mask
+
+        def field(name):
+            return value >> off[name] & mask[name]
+
+        ports = [(value >> ready_at & 1,
+                  value >> resp_at & self._resp_mask if value >> valid_at & 1 else None)
+                 for ready_at, valid_at, resp_at in self._resp]
+        return (ports[:self.cpus], ports[self.cpus:], field("src_ready"), field("done"),
+                field("host_mem_ready"),
+                field("host_resp") if field("host_resp_valid") else None,
+                field("mem_req") if field("mem_req_valid") else None, field("completed_gen"))
+
+    def pack_inputs(self, inp, req_payload):
+        """Integer of the input bus for SystemInputs ``inp``; ``req_payload`` holds each
+        access port's packed request (CPUs, then devices; None: not offered)."""
         off = self._in
         value = (inp.irq_enable << off["irq_enable"] | inp.mem_req_ready << off["mem_req_ready"])
         if inp.host_mem_valid:
             value |= 1 << off["host_mem_valid"] | inp.host_mem << off["host_mem"]
         if inp.mem_resp_valid:
             value |= 1 << off["mem_resp_valid"] | inp.mem_resp << off["mem_resp"]
-        for (kind, k), names in zip(self._requesters, self._req_fields):
-            if (inp.cpu_req if kind == "cpu" else inp.dev_req)[k] is not None:
-                value |= 1 << off[names[0]] | held[(kind, k)] << off[names[1]]
-        for k in range(1 + self.cpus):
-            if inp.src_valid >> k & 1:
-                value |= 1 << off[f"src{k}_valid"] | inp.src_payload[k] << off[f"src{k}"]
+        for (valid_at, req_at), payload in zip(self._req, req_payload):
+            if payload is not None:
+                value |= 1 << valid_at | payload << req_at
+        src_valid = inp.src_valid
+        for k, (valid_at, src_at) in enumerate(self._src):
+            if src_valid >> k & 1:
+                value |= 1 << valid_at | inp.src_payload[k] << src_at
         return value
 
     def diff(self, expected, actual):

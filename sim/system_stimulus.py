@@ -10,12 +10,33 @@ from hdl.ports import AccessRequest, MemRequest
 from sim.memory_port import MemoryPort
 from sim.stimulus import Environment
 from sw_model.codec import Codec
-from sw_model.mmu_ref import MMUInputs
 from sw_model.system_ref import SystemInputs
 
 ACCESS = Codec(AccessRequest)
 REQUEST = Codec(FabricRequest)
 MEM_REQUEST = Codec(MemRequest)
+
+
+class Offer:
+    """What one input port offers: a request made at random while the port has none, held
+    until the system takes it (the port is ready in a cycle it is offered)."""
+    __slots__ = ("make", "payload", "taken")
+
+    def __init__(self, make):
+        self.make = make
+        self.payload = None
+        self.taken = False
+
+    def step(self, rng, rate, ready):
+        """The payload offered this cycle (None: nothing): made with probability ``rate``
+        when there is none. ``ready`` is the port's ready output (a register, so known
+        before the inputs are chosen)."""
+        if self.taken:
+            self.payload = None                  # taken in the previous cycle
+        if self.payload is None and rng.random() < rate:
+            self.payload = self.make()
+        self.taken = ready and self.payload is not None
+        return self.payload
 
 
 class SystemEnvironment:
@@ -25,8 +46,13 @@ class SystemEnvironment:
         self.tables = Environment(seed)
         self.cpus, self.devices = cpus, devices
         self.inputs = SystemInputs(cpus, devices)
-        self.held = {}                # what each port offers until it is taken
-        self.decoded = {}             # port -> (packed, decoded) access it offers
+        # Access ports (CPUs, then devices), fabric sources (host, then CPUs), host port.
+        self.accesses = [Offer(lambda k=k: self._access(k)) for k in range(cpus + devices)]
+        self.access_rates = [0.5] * cpus + [0.3] * devices
+        self.decoded = [None] * (cpus + devices)   # each access port's request, decoded
+        self.req_payload = [None] * (cpus + devices)   # and packed (None: not offered)
+        self.sources = [Offer(lambda i=i: self._fabric_request(i)) for i in range(1 + cpus)]
+        self.host = Offer(self._host_write)
         self.stats = dict(accesses=0, invalidates=0, syncs=0, shootdowns=0, host_writes=0,
                           mem_reads=0, mem_cas=0, mem_cas_failed=0)
         self.port = MemoryPort(self.tables.memory, self.stats)
@@ -63,63 +89,40 @@ class SystemEnvironment:
         self.stats["host_writes"] += 1
         return MEM_REQUEST.pack(addr=addr, write=1, desired=value)
 
-    def _hold(self, key, ready, offer, make):
-        """The payload a port offers this cycle (None: nothing), held until taken."""
-        if key in self.held and ready:
-            del self.held[key]                   # taken in the previous cycle
-        if key not in self.held and self.rng.random() < offer:
-            self.held[key] = make()
-        return self.held.get(key)
-
     def step(self, outputs):
         cpus, devs, src_ready, done, host_ready, host_resp, mem_req, gen = outputs
         r, inp = self.rng, self.inputs
-        taken_last = self._taken if self.cycle else {}
-        for c in range(self.cpus):
-            req = self._hold(("cpu", c), taken_last.get(("cpu", c)), 0.5, self._access)
-            inp.cpu_req[c] = self._decoded(("cpu", c), req)
-        for d in range(self.devices):
-            req = self._hold(("dev", d), taken_last.get(("dev", d)), 0.3, self._access)
-            inp.dev_req[d] = self._decoded(("dev", d), req)
+        for k, ((ready, _), offer) in enumerate(zip(cpus + devs, self.accesses)):
+            payload = self.req_payload[k] = offer.step(r, self.access_rates[k], ready)
+            req = None if payload is None else self.decoded[k]
+            if k < self.cpus:
+                inp.cpu_req[k] = req
+            else:
+                inp.dev_req[k - self.cpus] = req
         inp.src_valid = 0
-        for i in range(1 + self.cpus):
+        for i, offer in enumerate(self.sources):
             # A sync that follows an invalidate is offered as soon as that is taken.
-            req = self._hold(("src", i), taken_last.get(("src", i)),
-                             1.0 if i in self.sync_next else 0.008,
-                             lambda i=i: self._fabric_request(i))
-            if req is not None:
+            payload = offer.step(r, 1.0 if i in self.sync_next else 0.008, src_ready >> i & 1)
+            if payload is not None:
                 inp.src_valid |= 1 << i
-                inp.src_payload[i] = req
-        host = self._hold("host", taken_last.get("host"), 0.02, self._host_write)
+                inp.src_payload[i] = payload
+        host = self.host.step(r, 0.02, host_ready)
         inp.host_mem_valid, inp.host_mem = int(host is not None), host or 0
-        inp.irq_enable = sum((r.random() < 0.7) << c for c in range(self.cpus))
-        # What is taken this cycle (every ready output is a register: known now).
-        self._taken = {("cpu", c): cpus[c][0] and inp.cpu_req[c] is not None
-                       for c in range(self.cpus)}
-        self._taken.update({("dev", d): devs[d][0] and inp.dev_req[d] is not None
-                            for d in range(self.devices)})
-        self._taken.update({("src", i): src_ready >> i & inp.src_valid >> i & 1
-                            for i in range(1 + self.cpus)})
-        self._taken["host"] = host_ready and inp.host_mem_valid
+        irq_enable = 0
+        for c in range(self.cpus):
+            irq_enable |= (r.random() < 0.7) << c
+        inp.irq_enable = irq_enable
         # Memory.
-        mi = MMUInputs()
-        self.port.respond(self.cycle, mi)
-        inp.mem_resp_valid, inp.mem_resp = mi.mem_resp_valid, mi.mem_resp
+        self.port.respond(self.cycle, inp)
         inp.mem_req_ready = int(r.random() < 0.75)
         if mem_req is not None and inp.mem_req_ready:
             self.port.accept(self.cycle, mem_req, r.randint(1, 4))
         self.cycle += 1
         return inp
 
-    def _decoded(self, key, packed):
-        """The decoded access a port offers, decoded once per new request."""
-        if packed is None:
-            return None
-        cached = self.decoded.get(key)
-        if cached is None or cached[0] != packed:
-            cached = self.decoded[key] = (packed, ACCESS.unpack(packed))
-        return cached[1]
-
-    def _access(self):
+    def _access(self, k):
+        """A new access for port ``k``, decoded once here for the model."""
         self.stats["accesses"] += 1
-        return self.tables.new_access()
+        payload = self.tables.new_access()
+        self.decoded[k] = ACCESS.unpack(payload)
+        return payload

@@ -60,6 +60,8 @@ class FabricRef:
     def grant(self):
         """The first buffered request at or after the round-robin pointer that can go
         now (a shootdown waits while another is in flight), or None."""
+        if not self.pending:
+            return None
         for offset in range(self.sources):
             i = (self.rr + offset) % self.sources
             if self._eligible(i):
@@ -68,8 +70,8 @@ class FabricRef:
 
     def lowest_pending_gen(self):
         """The lowest generation still in the fabric, or 2**32 when there is none."""
-        gens = [self.decoded[i] for i in range(self.sources) if self.pending >> i & 1]
-        lowest = [r.gen for r in gens if r.gen_valid]
+        lowest = [self.decoded[i].gen for i in range(self.sources)
+                  if self.pending >> i & 1 and self.decoded[i].gen_valid]
         if self.busy and self.current.gen_valid:
             lowest.append(self.current.gen)
         if self.sd_wait and self.sd_gen_valid:
@@ -83,8 +85,9 @@ class FabricRef:
         reachable = min(self.max_done_gen, self.lowest_pending_gen() - 1)
         self.completed_gen = max(self.completed_gen, reachable)
         pending, done, sd_done = self.pending, 0, 0
+        arriving = inp.src_valid & ~self.pending
         for i in range(self.sources):
-            if inp.src_valid >> i & 1 and not self.pending >> i & 1:
+            if arriving >> i & 1:
                 self.slots[i] = inp.src_payload[i]
                 self.decoded[i] = FABRIC_REQUEST.unpack(inp.src_payload[i])
                 pending |= 1 << i

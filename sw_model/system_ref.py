@@ -35,14 +35,11 @@ class SystemRef:
         self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
         self.fabric = FabricRef(cpus=cpus, devices=devices)
         self.arbiter = ArbiterRef(1 + cpus + devices)
+        self.walkers = self.cpu_mmus + self.dev_mmus    # memory requesters 1, 2, ...
         self.host_full = False
         self.host_buffer = 0
         self.host_mem_resp = None
         self.from_ipi = 0
-
-    @property
-    def walkers(self):
-        return self.cpu_mmus + self.dev_mmus
 
     def mem_request(self):
         """The request offered to memory (packed), or None."""
@@ -65,36 +62,24 @@ class SystemRef:
     def tick(self, inp):
         fabric, arbiter = self.fabric, self.arbiter
         _, _, tgt_valid, tgt_inv, _, ipi_valid, ipi_inv = fabric.outputs()
+
+        # Invalidates, as masks over the targets (CPUs first): a CPU's TLB takes a
+        # broadcast first, its mailbox when interrupts allow; the acknowledgement goes
+        # back to whichever it came from.
+        take_ipi = ipi_valid & inp.irq_enable & ~tgt_valid
+        acks = 0
+        for j, mmu in enumerate(self.walkers):
+            acks |= mmu.tlb.inv_ack << j
         fin = FabricInputs(fabric.sources)
         fin.src_valid, fin.src_payload = inp.src_valid, inp.src_payload
         fin.tgt_ready = (1 << fabric.targets) - 1
-        mmu_inputs = []
-        from_ipi = 0
-        for c, mmu in enumerate(self.cpu_mmus):
-            broadcast = tgt_valid >> c & 1
-            take_ipi = ipi_valid >> c & inp.irq_enable >> c & 1 and not broadcast
-            mi = MMUInputs()
-            mi.inv_valid = int(broadcast or take_ipi)
-            if mi.inv_valid:
-                mi.inv = INVALIDATE.unpack(tgt_inv if broadcast else ipi_inv)
-            if inp.irq_enable >> c & 1 and not broadcast:
-                fin.ipi_ready |= 1 << c
-            ack = mmu.tlb.inv_ack
-            if self.from_ipi >> c & 1:
-                fin.ipi_ack |= ack << c
-            else:
-                fin.tgt_ack |= ack << c
-            from_ipi |= int(take_ipi) << c
-            mmu_inputs.append(mi)
-        for d, mmu in enumerate(self.dev_mmus):
-            j = self.cpus + d
-            mi = MMUInputs()
-            mi.inv_valid = tgt_valid >> j & 1
-            if mi.inv_valid:
-                mi.inv = INVALIDATE.unpack(tgt_inv)
-            fin.tgt_ack |= mmu.tlb.inv_ack << j
-            mmu_inputs.append(mi)
+        fin.tgt_ack, fin.ipi_ack = acks & ~self.from_ipi, acks & self.from_ipi
+        fin.ipi_ready = inp.irq_enable & ~tgt_valid
+        # Decoded once for all the TLBs that take them.
+        broadcast_inv = INVALIDATE.unpack(tgt_inv) if tgt_valid else None
+        shootdown_inv = INVALIDATE.unpack(ipi_inv) if take_ipi else None
 
+        # Memory: the host's buffered request, then every walker's.
         ain = ArbiterInputs(arbiter.requesters)
         ain.req_valid = int(self.host_full)
         ain.req_payload[0] = self.host_buffer
@@ -107,19 +92,22 @@ class SystemRef:
             inp.mem_req_ready, inp.mem_resp_valid, inp.mem_resp
         ready, resp, _, _ = arbiter.outputs(ain)
 
-        for k, (mmu, mi, req) in enumerate(zip(self.walkers, mmu_inputs,
-                                               inp.cpu_req + inp.dev_req), start=1):
+        for j, (mmu, req) in enumerate(zip(self.walkers, inp.cpu_req + inp.dev_req)):
+            mi = MMUInputs()
             mi.req_valid, mi.req = int(req is not None), req
-            mi.mem_req_ready = ready >> k & 1
-            mi.mem_resp_valid, mi.mem_resp = resp >> k & 1, inp.mem_resp
+            if tgt_valid >> j & 1:
+                mi.inv_valid, mi.inv = 1, broadcast_inv
+            elif take_ipi >> j & 1:
+                mi.inv_valid, mi.inv = 1, shootdown_inv
+            mi.mem_req_ready = ready >> (j + 1) & 1
+            mi.mem_resp_valid, mi.mem_resp = resp >> (j + 1) & 1, inp.mem_resp
             mmu.tick(mi)
 
-        host_full = self.host_full
-        if inp.host_mem_valid and not host_full:
+        if inp.host_mem_valid and not self.host_full:
             self.host_buffer, self.host_full = inp.host_mem, True
         if ready & 1:
             self.host_full = False
         self.host_mem_resp = inp.mem_resp if resp & 1 else None
         fabric.tick(fin)
         arbiter.tick(ain)
-        self.from_ipi = from_ipi
+        self.from_ipi = take_ipi

@@ -28,6 +28,9 @@ def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, fault
                 ctx.get(dut.mem_req.payload.as_value()) if mem_valid else None,
                 ctx.get(dut.completed_gen))
 
+    access_ports = ([dut.cpu_req[c] for c in range(cpus)]
+                    + [dut.dev_req[d] for d in range(devices)])
+
     async def bench(ctx):
         for cycle in range(cycles):
             expected, actual = ref.outputs(), rtl_outputs(ctx)
@@ -35,14 +38,9 @@ def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, fault
                 outcome["divergence"] = dict(cycle=cycle, expected=expected, actual=actual)
                 return
             inp = env.step(expected)
-            for c in range(cpus):
-                req = inp.cpu_req[c]
-                ctx.set(dut.cpu_req[c].valid, req is not None)
-                ctx.set(dut.cpu_req[c].payload.as_value(), env.held.get(("cpu", c), 0))
-            for d in range(devices):
-                req = inp.dev_req[d]
-                ctx.set(dut.dev_req[d].valid, req is not None)
-                ctx.set(dut.dev_req[d].payload.as_value(), env.held.get(("dev", d), 0))
+            for port, payload in zip(access_ports, env.req_payload):
+                ctx.set(port.valid, payload is not None)
+                ctx.set(port.payload.as_value(), payload or 0)
             for i in range(1 + cpus):
                 ctx.set(dut.src[i].valid, inp.src_valid >> i & 1)
                 ctx.set(dut.src[i].payload.as_value(), inp.src_payload[i])

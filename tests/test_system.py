@@ -6,6 +6,8 @@ import gc
 import pytest
 
 from hdl.system import System
+from sim.system_bus_top import SystemBuses
+from sim.system_stimulus import SystemEnvironment
 from sw_model.system_ref import SystemRef
 from system_bench import run_system_lockstep
 
@@ -27,6 +29,17 @@ def test_system_diff_catches_fault(fault):
     divergence, _ = run_system_lockstep(1, 4000, faults=[fault])
     print(fault, divergence and divergence["cycle"])
     assert divergence is not None
+
+
+@pytest.mark.parametrize("cpus,devices", [(1, 0), (4, 1), (2, 2)])
+def test_output_bus_reads_back_as_model_outputs(cpus, devices):
+    """What the plain bench gives the environment is what the model would have."""
+    ref, buses = SystemRef(cpus=cpus, devices=devices), SystemBuses(cpus, devices)
+    env = SystemEnvironment(7, cpus, devices)
+    for _ in range(2000):
+        outputs = ref.outputs()
+        assert buses.split_outputs(buses.pack_outputs(outputs)) == outputs
+        ref.tick(env.step(outputs))
 
 
 @pytest.mark.parametrize("cls", [System, SystemRef])
