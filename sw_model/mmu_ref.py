@@ -68,6 +68,12 @@ class MMURef:
         return bits
 
     def tick(self, inp):
+        if self.state == MMUState.IDLE and not inp.req_valid and not inp.inv_valid:
+            # Nothing arrives and no walk is in flight (the walker runs only in WALK):
+            # only the one-cycle outputs end.
+            self.resp = None
+            self.tlb.inv_ack = 0
+            return
         tlb, walker = self.tlb, self.walker
         inv = inp.inv if inp.inv_valid else None
         resp = None
