@@ -27,6 +27,11 @@ from sim.cli import main
     (["run", "no/such.scn"], "no/such.scn: "),
     (["run", "--backend", "fpga"], "invalid choice: 'fpga'"),
     (["run", "--runs", "0"], "'0' must be positive"),
+    (["compare", "--runs", "0"], "'0' must be positive"),
+    (["compare", "--runs", "some"], "'some' is not an integer"),
+    (["compare", "--plot", "out.svg"], "--plot writes a PNG: out.svg must end in .png"),
+    (["compare", "--plot"], "expected one argument"),
+    (["compare", "--workload", "x"], "unrecognized arguments: --workload x"),
 ])
 def test_bad_arguments(argv, message, capsys):
     assert main(argv) == 2

@@ -16,11 +16,9 @@ def fork(k, agent, cpu, parent, child):
         for vma in list(parent.vmas):
             k.copy_vma(vma, child)
             for va in range(vma.start, vma.end, PAGE_SIZE):
-                ptep = pt.pte_offset(parent.root, va)
+                ptep, ptl = yield from pt.pte_offset_map_lock(agent, parent.root, va)
                 if ptep is None:
                     continue
-                ptl = pt.pte_lockptr(ptep)
-                yield from ptl.lock(agent)
                 pte = pt.ptep_get(ptep)
                 if pte_present(pte):
                     folio = k.allocator.folio_at(pte_pa(pte))

@@ -17,11 +17,9 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
         yield f"tlb_gather_mmu {mm.name}"
         pt = k.pgtables
         for page in range(va, end, PAGE_SIZE):
-            ptep = pt.pte_offset(mm.root, page)
+            ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
             if ptep is None:
                 continue
-            ptl = pt.pte_lockptr(ptep)
-            yield from ptl.lock(agent)
             pte = pt.ptep_get(ptep)
             if pte_present(pte) and "w" not in perms:
                 change = pte_mkprotnone if perms == "none" else pte_wrprotect

@@ -122,6 +122,16 @@ class PageTables:
                 return None
         return pte_index_address(table, va, 3)
 
+    def pte_offset_map_lock(self, agent, root, va):
+        """pte_offset_map_lock(): the PTE's address with its table's lock taken by
+        ``agent`` — (ptep, ptl), or (None, None) when a table on the way is missing."""
+        ptep = self.pte_offset(root, va)
+        if ptep is None:
+            return None, None
+        ptl = self.pte_lockptr(ptep)
+        yield from ptl.lock(agent)
+        return ptep, ptl
+
     def ptep_get(self, ptep):
         return self.backend.read(ptep)
 

@@ -18,12 +18,10 @@ def try_to_unmap(k, agent, cpu, folio):
     try_to_unmap_flush(); otherwise ptep_clear_flush()."""
     batched = k.reclaim in ("batched", "luf")     # LUF batches its writable mappings
     ubc = k.tlb_ubc(cpu)
-    for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
+    for mm, va in sorted(folio.rmap):
         mm = k.mms[mm]
         pt = k.pgtables
-        ptep = pt.pte_offset(mm.root, va)
-        ptl = pt.pte_lockptr(ptep)
-        yield from ptl.lock(agent)
+        ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get_and_clear(ptep)
         if k.luf is not None and pte_present(pte) and not pte_write(pte):
             k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
@@ -66,11 +64,9 @@ def folio_mkclean(k, agent, cpu, folio):
     if k.luf is not None:
         yield from k.luf.luf_flush("folio_mkclean")
     pt = k.pgtables
-    for mm, va in sorted(folio.rmap, key=lambda m: (m[0], m[1])):
+    for mm, va in sorted(folio.rmap):
         mm = k.mms[mm]
-        ptep = pt.pte_offset(mm.root, va)
-        ptl = pt.pte_lockptr(ptep)
-        yield from ptl.lock(agent)
+        ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get(ptep)
         if not pte_dirty(pte) and not pte_write(pte):
             ptl.unlock(agent)

@@ -11,11 +11,9 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
     freed after the flush (a VM_PFNMAP VMA's pages to ``driver_pages``)."""
     pt = k.pgtables
     for va in range(start, end, PAGE_SIZE):
-        ptep = pt.pte_offset(mm.root, va)
+        ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         if ptep is None:
             continue
-        ptl = pt.pte_lockptr(ptep)
-        yield from ptl.lock(agent)
         pte = pt.ptep_get_and_clear(ptep)
         if pte_present(pte) or pte_protnone(pte):
             tlb.tlb_remove_tlb_entry(va)
