@@ -210,9 +210,10 @@ def cmd_run(args):
     outputs = []
     if args.json:
         outputs.append((args.json, json.dumps(as_json(result), indent=1)))
-    flagged = [r for r in result.runs if r.violations]
-    if args.save_violation and flagged:
-        outputs.append((args.save_violation, replay_text(path.read_text(), flagged[0])))
+    if args.save_violation and result.minimal:
+        outputs.append((args.save_violation, replay_text(
+            path.read_text(), result.minimal.run, result.minimal.dropped,
+            result.minimal.seed)))
     elif args.save_violation:
         print(f"  no violation to save in {args.save_violation}")
     for out, text in outputs:

@@ -49,7 +49,13 @@ def summary(result, seconds=None):
     for run in flagged[:1]:
         v = run.violations[0]
         lines.append(f"  VIOLATION (run seed={run.seed}, step {v.step + 1}): {v.describe()}")
-        steps = run.interleaving(v.step)
+        m = result.minimal
+        mv = m.run.violations[0]
+        dropped = ", ".join(f"{op.name} (line {op.line})" for op in m.dropped) or "none"
+        lines.append(f"  minimal interleaving: {mv.step + 1} steps of {v.step + 1}, in "
+                     f"{len(m.run.segments(mv.step))} runs of one agent's steps; operations "
+                     f"not needed: {dropped} ({m.replays} replays)")
+        steps = m.run.interleaving(mv.step)
         if len(steps) > SHOWN_STEPS:
             lines.append(f"  ... {len(steps) - SHOWN_STEPS} earlier steps (see --json)")
         lines += ["  " + line for line in steps[-SHOWN_STEPS:]]
@@ -75,4 +81,11 @@ def as_json(result):
                            for v in r.violations],
             "interleaving": [{"agent": a, "step": label} for a, label in r.trace],
         } for r in result.runs],
+        "minimal": result.minimal and {
+            "seed": result.minimal.seed,
+            "dropped_operations": [dict(name=op.name, line=op.line)
+                                   for op in result.minimal.dropped],
+            "interleaving": [{"agent": a, "step": label} for a, label in
+                             result.minimal.run.trace[:result.minimal.run.violations[0].step + 1]],
+        },
     }

@@ -3,8 +3,10 @@ spaces, gives each agent its operations, interleaves them, and checks every acce
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .kernel import Kernel
+from .minimize import minimize, segments
 from .sched import Agent, Deadlock, Scheduler, ScheduleError
 
 
@@ -20,6 +22,12 @@ class RunOutcome:
     error: str | None             # a deadlock or an impossible explicit order
     cycles: int
     stats: Counter
+
+    def segments(self, last=None):
+        """The interleaving up to step ``last`` as runs of one agent's steps:
+        [[agent, number of steps], ...]."""
+        steps = self.trace if last is None else self.trace[:last + 1]
+        return segments([agent for agent, _ in steps])
 
     def interleaving(self, last=None):
         steps = self.trace if last is None else self.trace[:last + 1]
@@ -53,6 +61,13 @@ class ScenarioResult:
         if self.scenario.expect == "clean":
             return not self.violation_kinds and not self.stuck_accesses
         return self.scenario.expect in self.violation_kinds
+
+    @cached_property
+    def minimal(self):
+        """The first flagged run shrunk to a minimal interleaving (``minimize.Minimal``),
+        or None if no run was flagged."""
+        flagged = [r for r in self.runs if r.violations]
+        return minimize(self.scenario, flagged[0], backend=self.backend) if flagged else None
 
 
 def make_backend(name, system):
@@ -140,19 +155,19 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
     return result
 
 
-def replay_text(scenario_text, run):
+def replay_text(scenario_text, run, dropped=(), seed=None):
     """The scenario, with its schedule replaced by the explicit order of ``run``'s steps
-    up to its first violation and its expectation by that violation: a file that
-    replays the violation."""
+    up to its first violation, its expectation by that violation, and the lines of the
+    operations in ``dropped`` (scenario Operations) removed: a file that replays the
+    violation. ``seed``: the random run ``run`` was shrunk from, if it was."""
     v = run.violations[0]
-    order = []
-    for agent, _ in run.trace[:v.step + 1]:
-        if order and order[-1][0] == agent:
-            order[-1][1] += 1
-        else:
-            order.append([agent, 1])
-    kept = [line for line in scenario_text.splitlines()
-            if line.split("#", 1)[0].split()[:1] not in (["schedule"], ["expect"])]
+    order = run.segments(v.step)
+    gone = {op.line for op in dropped}
+    kept = [line for number, line in enumerate(scenario_text.splitlines(), 1)
+            if number not in gone and
+            line.split("#", 1)[0].split()[:1] not in (["schedule"], ["expect"])]
     entries = " ".join(name if n == 1 else f"{name}:{n}" for name, n in order)
-    return "\n".join(kept + [f"# Replays run seed={run.seed}: {v.describe()}",
+    origin = f"run seed={run.seed}" if seed is None else \
+        f"the minimal interleaving of run seed={seed}"
+    return "\n".join(kept + [f"# Replays {origin}: {v.describe()}",
                              f"schedule order {entries}", f"expect {v.kind}", ""])
