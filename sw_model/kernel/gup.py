@@ -2,6 +2,7 @@
 of seed 002. Interrupts stay off for the whole walk, which holds off x86 flush IPIs (so
 a page cannot be freed under it there); on arm64 nothing is held off, and the reference
 grab plus the re-check of the PTE do the work."""
+from .lockless import ptep_get_lockless
 from .pgtable import pte_pa, pte_present, pte_write
 
 
@@ -12,7 +13,7 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
     yield "gup_fast: local_irq_save"
     pt = k.pgtables
     ptep = pt.pte_offset(mm.root, va)
-    pte = pt.ptep_get_lockless(ptep) if ptep is not None else 0
+    pte = (yield from ptep_get_lockless(k, ptep)) if ptep is not None else 0
     yield f"gup_fast {va:#x}: ptep_get_lockless = {pte:#x}"
     folio = None
     if pte_present(pte) and (pte_write(pte) or not write):

@@ -21,18 +21,34 @@ class Folio:
     writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
     removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
     luf_key: int = 0            # the LUF batch whose deferred flush still covers it
+    # The 16 frames of the 64 KB folio this page belongs to (mTHP), head first; empty
+    # for an order-0 folio.
+    large: tuple = ()
+    # The checker's ground truth: a user write reached the page since its last writeback.
+    written: bool = False
 
 
 class OutOfMemory(Exception):
     pass
 
 
-class PageAllocator:
-    """Frames [base, base + frames * 4 KB); page tables come from the same pool."""
+#: Where the highmem bank starts under PAE, relative to the low bank: 4 GB up.
+HIGHMEM_OFFSET = 1 << 32
+#: An mTHP folio: 16 frames, 64 KB-aligned (order 4).
+CONT_PAGES = 16
 
-    def __init__(self, base, frames, on_reuse=None):
-        self.folios = [Folio(base + i * PAGE_SIZE) for i in range(frames)]
-        self.base = base
+
+class PageAllocator:
+    """Frames [base, base + frames * 4 KB); page tables come from the same pool. With
+    ``highmem`` (x86 PAE) the upper half of the frames sits 4 GB higher, at the same
+    offsets as the lower half: user pages come from there first (GFP_HIGHUSER), page
+    tables only from below 4 GB (no CONFIG_HIGHPTE)."""
+
+    def __init__(self, base, frames, on_reuse=None, highmem=False):
+        low = frames // 2 if highmem else frames
+        self.folios = [Folio(base + i * PAGE_SIZE) for i in range(low)] + \
+            [Folio(base + HIGHMEM_OFFSET + i * PAGE_SIZE) for i in range(frames - low)]
+        self.base, self.low = base, low
         self.free_list = list(reversed(self.folios))     # pop() takes the lowest first
         self.stats = {"allocated": 0, "freed": 0}
         self.on_reuse = on_reuse      # called with a folio about to be handed out again
@@ -40,13 +56,29 @@ class PageAllocator:
     def folio_at(self, pa):
         """The folio holding physical address ``pa``, or None outside the pool."""
         i = (pa - self.base) // PAGE_SIZE
-        return self.folios[i] if 0 <= i < len(self.folios) else None
+        if 0 <= i < self.low:
+            return self.folios[i]
+        i = (pa - self.base - HIGHMEM_OFFSET) // PAGE_SIZE
+        return self.folios[self.low + i] if 0 <= i < len(self.folios) - self.low else None
+
+    def _highmem(self, folio):
+        return folio.pa - self.base >= HIGHMEM_OFFSET
 
     def alloc(self, kind):
-        """alloc_pages(): the most recently freed frame."""
+        """alloc_pages(): the most recently freed frame (under PAE, of the zone the
+        allocation prefers)."""
         if not self.free_list:
             raise OutOfMemory(f"no free page frame for a new {kind} page")
-        folio = self.free_list.pop()
+        index = -1
+        if self.low < len(self.folios):
+            want_high = kind != "pagetable"
+            index = next((i for i in range(len(self.free_list) - 1, -1, -1)
+                          if self._highmem(self.free_list[i]) == want_high), None)
+            if index is None and want_high:
+                index = -1                    # highmem used up: fall back to lowmem
+            elif index is None:
+                raise OutOfMemory("no free page frame below 4 GB for a page table")
+        folio = self.free_list.pop(index)
         if self.on_reuse:
             self.on_reuse(folio)
         folio.kind = kind
@@ -57,8 +89,26 @@ class PageAllocator:
         folio.rmap = set()
         folio.writable_at = set()
         folio.removed_at = {}
+        folio.large = ()
+        folio.written = False
         self.stats["allocated"] += 1
         return folio
+
+    def alloc_large(self, kind):
+        """folio_alloc() of order 4 (alloc_anon_folio() for a 64 KB mTHP): the lowest
+        16 free, 64 KB-aligned frames, or None when there is no such run (the caller
+        falls back to one page)."""
+        free = set(self.free_list)
+        for head in range(0, self.low - CONT_PAGES + 1, CONT_PAGES):
+            run = self.folios[head:head + CONT_PAGES]
+            if run[0].pa % (CONT_PAGES * PAGE_SIZE) == 0 and all(f in free for f in run):
+                for folio in run:
+                    self.free_list.remove(folio)
+                    self.free_list.append(folio)
+                    self.alloc(kind)
+                    folio.large = tuple(run)
+                return run[0]
+        return None
 
     def free(self, folio):
         """free_unref_folios()."""
