@@ -62,10 +62,10 @@ class AccessOutcome:
 
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
-                 pae=False, mthp=False):
+                 pae=False):
         self.backend = backend
         self.luf = LUF(self) if reclaim == "luf" else None
-        self.pae, self.mthp = pae, mthp      # x86 PAE torn reads; arm64 64 KB contpte folios
+        self.pae = pae                      # x86 PAE: lockless PTE reads tear
         self.allocator = PageAllocator(POOL_BASE, frames,
                                        on_reuse=self._luf_reuse if self.luf else None,
                                        highmem=pae)

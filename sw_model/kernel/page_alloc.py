@@ -21,11 +21,6 @@ class Folio:
     writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
     removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
     luf_key: int = 0            # the LUF batch whose deferred flush still covers it
-    # The 16 frames of the 64 KB folio this page belongs to (mTHP), head first; empty
-    # for an order-0 folio.
-    large: tuple = ()
-    # The checker's ground truth: a user write reached the page since its last writeback.
-    written: bool = False
 
 
 class OutOfMemory(Exception):
@@ -34,8 +29,6 @@ class OutOfMemory(Exception):
 
 #: Where the highmem bank starts under PAE, relative to the low bank: 4 GB up.
 HIGHMEM_OFFSET = 1 << 32
-#: An mTHP folio: 16 frames, 64 KB-aligned (order 4).
-CONT_PAGES = 16
 
 
 class PageAllocator:
@@ -66,7 +59,7 @@ class PageAllocator:
 
     def alloc(self, kind):
         """alloc_pages(): the most recently freed frame (under PAE, of the zone the
-        allocation prefers)."""
+        allocation prefers: highmem for user pages, falling back to lowmem)."""
         if not self.free_list:
             raise OutOfMemory(f"no free page frame for a new {kind} page")
         index = -1
@@ -75,7 +68,7 @@ class PageAllocator:
             index = next((i for i in range(len(self.free_list) - 1, -1, -1)
                           if self._highmem(self.free_list[i]) == want_high), None)
             if index is None and want_high:
-                index = -1                    # highmem used up: fall back to lowmem
+                index = -1
             elif index is None:
                 raise OutOfMemory("no free page frame below 4 GB for a page table")
         folio = self.free_list.pop(index)
@@ -89,26 +82,8 @@ class PageAllocator:
         folio.rmap = set()
         folio.writable_at = set()
         folio.removed_at = {}
-        folio.large = ()
-        folio.written = False
         self.stats["allocated"] += 1
         return folio
-
-    def alloc_large(self, kind):
-        """folio_alloc() of order 4 (alloc_anon_folio() for a 64 KB mTHP): the lowest
-        16 free, 64 KB-aligned frames, or None when there is no such run (the caller
-        falls back to one page)."""
-        free = set(self.free_list)
-        for head in range(0, self.low - CONT_PAGES + 1, CONT_PAGES):
-            run = self.folios[head:head + CONT_PAGES]
-            if run[0].pa % (CONT_PAGES * PAGE_SIZE) == 0 and all(f in free for f in run):
-                for folio in run:
-                    self.free_list.remove(folio)
-                    self.free_list.append(folio)
-                    self.alloc(kind)
-                    folio.large = tuple(run)
-                return run[0]
-        return None
 
     def free(self, folio):
         """free_unref_folios()."""

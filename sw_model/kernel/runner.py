@@ -73,7 +73,7 @@ def run_once(scenario, seed=None, backend="golden"):
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
                     frames=system["frames"],
                     fixes={name: False for name in system.get("bugs", ())},
-                    pae=system.get("pae") == "on", mthp=system.get("mthp") == "64k")
+                    pae=system.get("pae") == "on")
     for spec in scenario.mms.values():
         mm = kernel.create_mm(spec.name)
         for vma in spec.vmas:

@@ -56,8 +56,6 @@ VIOLATIONS = {
                              "whose old page LUF has not flushed yet",
     "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
                       "munmap() that took the permission away returned",
-    "lost-dirty": "reclaim freed a page holding data written since its last writeback "
-                  "without writing it back: no PTE or flag the kernel read was dirty",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -74,7 +72,7 @@ FIXES = {
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
     "pae_lockless_retry": "under PAE, ptep_get_lockless() reads pte_low again after "
-                          "pte_high and retries if it changed (CVE-2012-2373's torn read)",
+                          "pte_high and retries if it changed (race 1, CVE-2012-2373, at the PTE level)",
     "contpte_dirty_or": "arm64 contpte: ptep_get(), ptep_get_lockless() and "
                         "contpte_convert() OR the access/dirty bits of all 16 entries",
 }
@@ -92,6 +90,4 @@ SYSTEM_SETTINGS = {
     # x86 PAE: 64-bit PTEs read by lockless walkers as two 32-bit halves; half the
     # frames sit above 4 GB (highmem).
     "pae": ("off", ("off", "on")),
-    # arm64 mTHP: anonymous faults map 64 KB folios as contpte blocks.
-    "mthp": ("off", ("off", "64k")),
 }
