@@ -49,7 +49,7 @@ def test_good_file():
         name="good-one",
         path="good.scn",
         system=dict(cpus=3, devices=1, tlb=32, arch="x86", reclaim="eager", frames=64,
-                    bugs=("nested_flush",)),
+                    pae="off", bugs=("nested_flush",)),
         mms={
             "A": MMSpec("A", vmas=[VMA(0x400000, 4, "rw", "anon", 14),
                                    VMA(0x404000, 2, "r", "file", 15)],

@@ -2,6 +2,8 @@
 of seed 002. Interrupts stay off for the whole walk, which holds off x86 flush IPIs (so
 a page cannot be freed under it there); on arm64 nothing is held off, and the reference
 grab plus the re-check of the PTE do the work."""
+from .contpte import contpte_ptep_get
+from .lockless import ptep_get_lockless
 from .pgtable import pte_pa, pte_present, pte_write
 
 
@@ -12,14 +14,15 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
     yield "gup_fast: local_irq_save"
     pt = k.pgtables
     ptep = pt.pte_offset(mm.root, va)
-    pte = pt.ptep_get_lockless(ptep) if ptep is not None else 0
+    pte = (yield from ptep_get_lockless(k, ptep)) if ptep is not None else 0
     yield f"gup_fast {va:#x}: ptep_get_lockless = {pte:#x}"
     folio = None
     if pte_present(pte) and (pte_write(pte) or not write):
         folio = k.try_grab_folio(agent, mm, va, pte_pa(pte))
         yield f"gup_fast {va:#x}: try_grab_folio " + \
             (f"{folio.pa:#x}" if folio is not None else "failed (page freed)")
-        if folio is not None and pt.ptep_get(ptep) != pte:
+        # ptep_get(): on arm64 with a contpte block's A/D bits, as the lockless read.
+        if folio is not None and contpte_ptep_get(k, ptep) != pte:
             k.unpin_folio(folio)                         # the PTE changed: drop, bail
             folio = None
             yield f"gup_fast {va:#x}: PTE changed, reference dropped"

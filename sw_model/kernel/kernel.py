@@ -61,11 +61,14 @@ class AccessOutcome:
 
 
 class Kernel:
-    def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None):
+    def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
+                 pae=False):
         self.backend = backend
         self.luf = LUF(self) if reclaim == "luf" else None
+        self.pae = pae                      # x86 PAE: lockless PTE reads tear
         self.allocator = PageAllocator(POOL_BASE, frames,
-                                       on_reuse=self._luf_reuse if self.luf else None)
+                                       on_reuse=self._luf_reuse if self.luf else None,
+                                       highmem=pae)
         self.pgtables = PageTables(backend, self.allocator)
         self.flush = FLUSH_POLICIES[arch](self)
         self.reclaim = reclaim

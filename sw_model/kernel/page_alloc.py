@@ -27,12 +27,21 @@ class OutOfMemory(Exception):
     pass
 
 
-class PageAllocator:
-    """Frames [base, base + frames * 4 KB); page tables come from the same pool."""
+#: Where the highmem bank starts under PAE, relative to the low bank: 4 GB up.
+HIGHMEM_OFFSET = 1 << 32
 
-    def __init__(self, base, frames, on_reuse=None):
-        self.folios = [Folio(base + i * PAGE_SIZE) for i in range(frames)]
-        self.base = base
+
+class PageAllocator:
+    """Frames [base, base + frames * 4 KB); page tables come from the same pool. With
+    ``highmem`` (x86 PAE) the upper half of the frames sits 4 GB higher, at the same
+    offsets as the lower half: user pages come from there first (GFP_HIGHUSER), page
+    tables only from below 4 GB (no CONFIG_HIGHPTE)."""
+
+    def __init__(self, base, frames, on_reuse=None, highmem=False):
+        low = frames // 2 if highmem else frames
+        self.folios = [Folio(base + i * PAGE_SIZE) for i in range(low)] + \
+            [Folio(base + HIGHMEM_OFFSET + i * PAGE_SIZE) for i in range(frames - low)]
+        self.base, self.low = base, low
         self.free_list = list(reversed(self.folios))     # pop() takes the lowest first
         self.stats = {"allocated": 0, "freed": 0}
         self.on_reuse = on_reuse      # called with a folio about to be handed out again
@@ -40,13 +49,29 @@ class PageAllocator:
     def folio_at(self, pa):
         """The folio holding physical address ``pa``, or None outside the pool."""
         i = (pa - self.base) // PAGE_SIZE
-        return self.folios[i] if 0 <= i < len(self.folios) else None
+        if 0 <= i < self.low:
+            return self.folios[i]
+        i = (pa - self.base - HIGHMEM_OFFSET) // PAGE_SIZE
+        return self.folios[self.low + i] if 0 <= i < len(self.folios) - self.low else None
+
+    def _highmem(self, folio):
+        return folio.pa - self.base >= HIGHMEM_OFFSET
 
     def alloc(self, kind):
-        """alloc_pages(): the most recently freed frame."""
+        """alloc_pages(): the most recently freed frame (under PAE, of the zone the
+        allocation prefers: highmem for user pages, falling back to lowmem)."""
         if not self.free_list:
             raise OutOfMemory(f"no free page frame for a new {kind} page")
-        folio = self.free_list.pop()
+        index = -1
+        if self.low < len(self.folios):
+            want_high = kind != "pagetable"
+            index = next((i for i in range(len(self.free_list) - 1, -1, -1)
+                          if self._highmem(self.free_list[i]) == want_high), None)
+            if index is None and want_high:
+                index = -1
+            elif index is None:
+                raise OutOfMemory("no free page frame below 4 GB for a page table")
+        folio = self.free_list.pop(index)
         if self.on_reuse:
             self.on_reuse(folio)
         folio.kind = kind

@@ -87,7 +87,8 @@ def run_once(scenario, seed=None, backend="golden"):
     platform = make_backend(backend, system)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
                     frames=system["frames"],
-                    fixes={name: False for name in system.get("bugs", ())})
+                    fixes={name: False for name in system.get("bugs", ())},
+                    pae=system.get("pae") == "on")
     for spec in scenario.mms.values():
         mm = kernel.create_mm(spec.name)
         for vma in spec.vmas:

@@ -361,6 +361,9 @@ class _Parser:
                           self.given["schedule"])
         if not any(agent.ops for agent in self.agents.values()):
             self.fail("nothing to run: no cpu or dev block has an operation")
+        if self.system["pae"] == "on" and self.system["arch"] != "x86":
+            self.fail("pae=on needs arch=x86 (PAE is x86's 32-bit page-table format)",
+                      self.given["system"])
 
     def check_populate(self, mm, va, pages, write, line):
         mode, needed = ("write", "w") if write else ("read", "r")

@@ -71,6 +71,10 @@ FIXES = {
                     "(CVE-2018-18281)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
+    "pae_lockless_retry": "under PAE, ptep_get_lockless() reads pte_low again after "
+                          "pte_high and retries if it changed (race 1, CVE-2012-2373, at the PTE level)",
+    "contpte_dirty_or": "arm64 contpte: ptep_get(), ptep_get_lockless() and "
+                        "contpte_convert() OR the access/dirty bits of all 16 entries",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
@@ -83,4 +87,7 @@ SYSTEM_SETTINGS = {
     # reused or something could observe a stale read-only entry.
     "reclaim": ("batched", ("eager", "batched", "luf")),
     "frames": (64, range(8, 4097)),                 # user page frames in the allocator
+    # x86 PAE: 64-bit PTEs read by lockless walkers as two 32-bit halves; half the
+    # frames sit above 4 GB (highmem).
+    "pae": ("off", ("off", "on")),
 }
