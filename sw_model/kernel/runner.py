@@ -71,7 +71,8 @@ def run_once(scenario, seed=None, backend="golden"):
     system = scenario.system
     platform = make_backend(backend, system)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
-                    frames=system["frames"],
+                    frames=system["frames"], device_tlb=system["device_tlb"],
+                    mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())})
     for spec in scenario.mms.values():
         mm = kernel.create_mm(spec.name)
