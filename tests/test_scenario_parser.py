@@ -48,8 +48,9 @@ def test_good_file():
     assert parse_scenario_text(GOOD, "good.scn") == Scenario(
         name="good-one",
         path="good.scn",
-        system=dict(cpus=3, devices=1, tlb=32, arch="x86", reclaim="eager", frames=64,
-                    pae="off", bugs=("nested_flush",)),
+        system={**{key: default for key, (default, _) in SYSTEM_SETTINGS.items()},
+                **dict(cpus=3, devices=1, tlb=32, arch="x86", reclaim="eager", frames=64,
+                       bugs=("nested_flush",))},
         mms={
             "A": MMSpec("A", vmas=[VMA(0x400000, 4, "rw", "anon", 14),
                                    VMA(0x404000, 2, "r", "file", 15)],

@@ -7,7 +7,10 @@ in which this mm mapped it at this address (not freed, not freed and reused, not
 table); once an unmap of the address has returned, the old translation must be gone;
 and a write must not land in a clean page that no writable PTE maps (nothing would
 write it back). And the access must be one the VMA allows, unless the mprotect() or
-munmap() taking the permission away has not returned yet.
+munmap() taking the permission away has not returned yet. Once a copy-on-write has
+repointed an address to a new page and a write to the new page has completed there, no
+access there may reach the old page: it would see the writes out of order (seed 003).
+And an access that keeps faulting after its faults were handled is stuck (liveness).
 """
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ class Violation:
     agent: str
     mm: str
     va: int
-    pa: int
+    pa: int | None            # None: the access never reached a page (stuck-access)
     write: bool
     step: int                 # index in the trace of the step that made the access
 
@@ -33,6 +36,9 @@ class Violation:
             return (f"{self.kind}: the kernel, at {self.mm} {self.va:#x} (page {self.pa:#x})"
                     f" — {VIOLATIONS[self.kind]}")
         access = "write" if self.write else "read"
+        if self.pa is None:
+            return (f"{self.kind}: {self.agent} {access} of {self.mm} {self.va:#x} — "
+                    f"{VIOLATIONS[self.kind]}")
         return (f"{self.kind}: {self.agent} {access} of {self.mm} {self.va:#x} reached "
                 f"{self.pa:#x} — {VIOLATIONS[self.kind]}")
 
@@ -43,6 +49,17 @@ class SafetyChecker:
         self.luf = luf
         self.returned = returned          # (mm, start, end, step) of unmaps that returned
         self.violations = []
+        self.cow = {}                     # (mm, page) -> _Cow: the last COW of that page
+
+    def cow_repointed(self, mm, va, old, new):
+        """wp_page_copy() pointed ``va`` from folio ``old`` to its copy ``new``."""
+        self.cow[mm.name, va & ~0xFFF] = _Cow(old, old.generation, new, new.generation)
+
+    def _reordered(self, folio, key, cow):
+        """The access reached the page a COW replaced at ``key``, which no longer maps
+        it, after a write to the new page completed there."""
+        return cow is not None and cow.written and folio is cow.old and \
+            folio.generation == cow.old_gen and key not in folio.rmap
 
     def _unmapped_and_returned(self, folio, mm, page):
         """The kernel unmapped ``page`` from this folio, and an unmap of it returned
@@ -57,6 +74,8 @@ class SafetyChecker:
         """``revoked``: the VMA forbids this access and no operation revoking it is
         still running; ``settling``: an operation changing this mapping is running."""
         folio = self.allocator.folio_at(pa)
+        key = (mm.name, va & ~0xFFF)
+        cow = self.cow.get(key)
         kind = None
         if folio is None:
             kind = None            # outside the kernel's pool: not a page it manages
@@ -72,6 +91,8 @@ class SafetyChecker:
             kind = "reused-page"
         elif self._unmapped_and_returned(folio, mm.name, va & ~0xFFF):
             kind = "stale-translation"
+        elif self._reordered(folio, key, cow):
+            kind = "cow-reorder"
         elif write and not folio.dirty and not folio.writable_at:
             kind = "write-to-clean"
         elif write and folio.kind == "anon" and len(folio.rmap) > 1 and not settling:
@@ -79,6 +100,9 @@ class SafetyChecker:
         elif revoked:
             kind = "revoked-access"
         if kind is None:
+            if write and cow is not None and folio is cow.new and \
+                    folio.generation == cow.new_gen:
+                cow.written = True
             return None
         v = Violation(kind, agent, mm.name, va, pa, write, step)
         self.violations.append(v)
@@ -87,3 +111,17 @@ class SafetyChecker:
     def report(self, kind, mm, va, pa, step):
         """A violation seen in what the kernel does rather than in an access."""
         self.violations.append(Violation(kind, KERNEL, mm.name, va, pa, False, step))
+
+    def stuck(self, agent, mm, va, write, step):
+        """An access that faulted again after each of its faults was handled."""
+        self.violations.append(Violation("stuck-access", agent, mm.name, va, None, write,
+                                         step))
+
+
+@dataclass
+class _Cow:
+    old: object               # the folio the COW replaced, and its lifetime
+    old_gen: int
+    new: object               # the copy, and its lifetime
+    new_gen: int
+    written: bool = False     # a write through the address reached the copy

@@ -68,14 +68,18 @@ def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
 
 def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     """do_wp_page(): reuse the page if only this mapping has it (wp_page_reuse), else
-    copy it (wp_page_copy): the old PTE is cleared and flushed before the new one is
-    set, so no CPU writes the old page after the copy."""
+    copy it (wp_page_copy): the old PTE is cleared and flushed (device TLBs too, by
+    ptep_clear_flush_notify()) before the new one is set, so no CPU or device uses the
+    old page after the copy."""
     old = k.allocator.folio_at(pte_pa(orig))
     # A shared file page is written in place (wp_page_shared()); an anonymous one only
     # this mapping has is reused; anything else is copied.
     reuse = old is not None and (vma.kind == "shared" or
                                  old.kind == "anon" and old.mapcount == 1)
     copy = None if reuse else k.allocator.alloc("anon")
+    if copy is not None:
+        page = va & ~0xFFF
+        notified = yield from k.mmu_notifier.invalidate_range_start(mm, page, page + 0x1000)
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
     if k.pgtables.ptep_get(ptep) != orig:
@@ -83,6 +87,8 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         if copy is not None:
             k.allocator.free(copy)
         yield f"do_wp_page {va:#x}: PTE changed, retry"
+        if copy is not None:
+            yield from k.mmu_notifier.invalidate_range_only_end(notified)
         return
     if reuse:
         if vma.kind == "shared":
@@ -93,17 +99,18 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         yield from k.flush.ptep_set_access_flags_flush(cpu, mm, va)
         ptl.unlock(agent)
         return
-    was = k.pgtables.ptep_get_and_clear(ptep)            # ptep_clear_flush()
-    yield from k.flush.flush_tlb_page(cpu, mm, va)
+    was = yield from k.mmu_notifier.ptep_clear_flush_notify(cpu, mm, va, ptep)
     if old is not None:
         k.unmap_folio(mm, va, old, dirty=pte_dirty(was))
+        k.checker.cow_repointed(mm, va, old, copy)
     k.install_pte(mm, va, ptep, copy, mk_pte(copy.pa, write=True, dirty=True,
                                              exec=vma.may_exec))
     ptl.unlock(agent)
-    k.unmap_returned(mm, va, va + 0x1000)         # the old page is gone from this mapping
     yield f"do_wp_page {va:#x}: copy {copy.pa:#x}"
+    yield from k.mmu_notifier.invalidate_range_only_end(notified)
     if old is not None:
         k.put_folio(old)
+    k.unmap_returned(mm, va, va + 0x1000)         # the old page is gone from this mapping
 
 
 def _do_protnone(k, agent, va, ptep, orig):

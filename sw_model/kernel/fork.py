@@ -15,6 +15,10 @@ def fork(k, agent, cpu, parent, child):
         pt = k.pgtables
         for vma in list(parent.vmas):
             k.copy_vma(vma, child)
+            cow = vma.kind in ("anon", "file")           # is_cow_mapping()
+            if cow:                                      # copy_page_range()
+                notified = yield from k.mmu_notifier.invalidate_range_start(
+                    parent, vma.start, vma.end)
             for va in range(vma.start, vma.end, PAGE_SIZE):
                 ptep, ptl = yield from pt.pte_offset_map_lock(agent, parent.root, va)
                 if ptep is None:
@@ -22,7 +26,7 @@ def fork(k, agent, cpu, parent, child):
                 pte = pt.ptep_get(ptep)
                 if pte_present(pte):
                     folio = k.allocator.folio_at(pte_pa(pte))
-                    if vma.kind in ("anon", "file") and pte_write(pte):
+                    if cow and pte_write(pte):
                         # copy_present_pte(): ptep_set_wrprotect() in the parent, a
                         # read-only PTE in the child; the first write of either copies.
                         pte = pte_wrprotect(pt.ptep_modify(ptep, pte_wrprotect))
@@ -31,5 +35,7 @@ def fork(k, agent, cpu, parent, child):
                                   folio, pte)
                 ptl.unlock(agent)
                 yield f"copy_pte_range {parent.name} {va:#x} -> {child.name}: {pte:#x}"
+            if cow:
+                yield from k.mmu_notifier.invalidate_range_end(notified)
         yield from k.flush.flush_tlb_mm(cpu, parent)
         parent.mmap_lock.up_write(agent)

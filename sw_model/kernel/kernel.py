@@ -7,8 +7,10 @@ from .checker import SafetyChecker
 from .fault import handle_mm_fault
 from .fork import fork
 from .gup import gup_fast, unpin_user_pages
+from .iommu_sva import iommu_sva_handle_iopf
 from .luf import LUF
 from .mm import MM, VMA
+from .mmu_notifier import MMUNotifiers
 from .mprotect import mprotect
 from .mremap import mremap, truncate
 from .page_alloc import PAGE_SIZE, PageAllocator
@@ -62,8 +64,11 @@ class AccessOutcome:
 
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
-                 pae=False):
+                 pae=False, device_tlb="broadcast", mmu_notifier="v6.6"):
         self.backend = backend
+        # x86 shootdowns are IPIs: nothing for a device TLB to snoop.
+        self.device_tlb = device_tlb if arch == "arm64" else "notifier"
+        self.mmu_notifier = MMUNotifiers(self, mmu_notifier)
         self.luf = LUF(self) if reclaim == "luf" else None
         self.pae = pae                      # x86 PAE: lockless PTE reads tear
         self.allocator = PageAllocator(POOL_BASE, frames,
@@ -270,7 +275,8 @@ class Kernel:
 
     def user_access(self, agent, agent_id, mm, va, *, write=False, exec=False):
         """A load, store or fetch: translate through the agent's TLB; a fault runs the
-        page-fault handler (CPUs) or fails (devices, which do not fault pages in)."""
+        page-fault handler (a device's through the IOMMU's I/O page-fault handler), then
+        the access is retried."""
         is_cpu = agent_id[0] == "cpu"
         if is_cpu:
             mm.cpumask.add(agent_id[1])            # switch_mm(): this CPU caches mm now
@@ -292,14 +298,18 @@ class Kernel:
             self.stats["faults"] += 1
             faults += 1
             yield f"{kind} {mm.name} {va:#x}: {t.fault.lower()} fault at level {t.level}"
-            if not is_cpu or faults > MAX_FAULTS:
-                if is_cpu:
-                    self.stats["stuck_accesses"] += 1     # a liveness failure
+            if faults > MAX_FAULTS:
+                self.stats["stuck_accesses"] += 1         # a liveness failure
+                self.checker.stuck(agent, mm, va, write, self.step_index)
                 self.accesses.append(AccessOutcome(agent, mm.name, va, write, None, t.fault,
                                                    t.cycles, faults))
                 return
-            result = yield from handle_mm_fault(self, agent, agent_id[1], mm, va,
-                                                write=write, exec=exec)
+            if is_cpu:
+                result = yield from handle_mm_fault(self, agent, agent_id[1], mm, va,
+                                                    write=write, exec=exec)
+            else:
+                result = yield from iommu_sva_handle_iopf(self, agent, mm, va, write=write,
+                                                          exec=exec)
             if result is not None:                     # SIGSEGV or SIGBUS
                 self.accesses.append(AccessOutcome(agent, mm.name, va, write, None,
                                                    result, t.cycles, faults))

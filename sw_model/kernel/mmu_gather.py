@@ -25,6 +25,8 @@ class MMUGather:
         if self.start is not None:
             yield from self.k.flush.flush_tlb_range(self.cpu, self.mm, self.start, self.end,
                                                     freed_tables=bool(self.tables))
+            # tlb_flush_mmu_tlbonly() before v6.6: device TLBs too, before any free.
+            yield from self.k.mmu_notifier.invalidate_range(self.mm, self.start, self.end)
             self.start = self.end = None
         freed = sum(self.k.put_folio(folio) for folio in self.pages)
         for table in self.tables:

@@ -15,6 +15,7 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
         k.set_vma_perms(mm, va, end, perms)
         tlb = MMUGather(k, cpu, mm)
         yield f"tlb_gather_mmu {mm.name}"
+        notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, end)
         pt = k.pgtables
         for page in range(va, end, PAGE_SIZE):
             ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
@@ -28,5 +29,6 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
                 tlb.tlb_remove_tlb_entry(page)
             ptl.unlock(agent)
             yield f"change_pte_range {page:#x}: {pte:#x}"
+        yield from k.mmu_notifier.invalidate_range_end(notified)
         yield from tlb.tlb_finish_mmu()
         mm.mmap_lock.up_write(agent)

@@ -21,6 +21,7 @@ def mremap(k, agent, cpu, mm, old, pages, new):
             return
         yield from flush_tlb_batched_pending(k, cpu, mm)
         k.move_vma(mm, old, end, new)
+        notified = yield from k.mmu_notifier.invalidate_range_start(mm, old, end)
         pt = k.pgtables
         moved = False
         for i in range(pages):
@@ -51,6 +52,7 @@ def mremap(k, agent, cpu, mm, old, pages, new):
                 yield label + " (locks dropped, old range not flushed yet)"
         if moved:
             yield from k.flush.flush_tlb_range(cpu, mm, old, end)    # after the locks
+        yield from k.mmu_notifier.invalidate_range_end(notified)
         mm.mmap_lock.up_write(agent)
         k.unmap_returned(mm, old, end)
 
@@ -69,9 +71,12 @@ def truncate(k, agent, cpu, mm, va):
         yield from k.luf.luf_flush("truncate")
     for name, page in sorted(folio.rmap):
         owner = k.mms[name]
-        tlb = MMUGather(k, cpu, owner)
+        tlb = MMUGather(k, cpu, owner)                   # zap_page_range_single()
+        notified = yield from k.mmu_notifier.invalidate_range_start(owner, page,
+                                                                   page + PAGE_SIZE)
         yield from zap_pte_range(k, agent, tlb, owner, owner.find_vma(page), page,
                                  page + PAGE_SIZE, [])
+        yield from k.mmu_notifier.invalidate_range_end(notified)
         yield from tlb.tlb_finish_mmu()
     k.page_cache_remove(folio)
     k.put_folio(folio)

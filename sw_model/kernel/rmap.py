@@ -1,5 +1,6 @@
 """Reverse-map walks (mm/rmap.c, v6.10): try_to_unmap() for reclaim with the batched
 unmap flush, folio_mkclean() for writeback, and flush_tlb_batched_pending()."""
+from .page_alloc import PAGE_SIZE
 from .pgtable import pte_dirty, pte_mkclean, pte_present, pte_write, pte_wrprotect
 
 
@@ -21,6 +22,7 @@ def try_to_unmap(k, agent, cpu, folio):
     for mm, va in sorted(folio.rmap):
         mm = k.mms[mm]
         pt = k.pgtables
+        notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, va + PAGE_SIZE)
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get_and_clear(ptep)
         if k.luf is not None and pte_present(pte) and not pte_write(pte):
@@ -37,6 +39,9 @@ def try_to_unmap(k, agent, cpu, folio):
         ptl.unlock(agent)
         deferred = " (flush deferred)" if batched else ""
         yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}{deferred}"
+        # The page is freed after this (reclaim frees it once unmapped everywhere), so
+        # the end's invalidate is in time: no notify inside the PTL (2017 rules).
+        yield from k.mmu_notifier.invalidate_range_end(notified)
 
 
 def try_to_unmap_flush(k, cpu):
@@ -66,11 +71,13 @@ def folio_mkclean(k, agent, cpu, folio):
     pt = k.pgtables
     for mm, va in sorted(folio.rmap):
         mm = k.mms[mm]
+        notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, va + PAGE_SIZE)
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get(ptep)
         if not pte_dirty(pte) and not pte_write(pte):
             ptl.unlock(agent)
             yield f"page_vma_mkclean_one {mm.name} {va:#x}: clean and read-only, skipped"
+            yield from k.mmu_notifier.invalidate_range_end(notified)
             continue
         old = pt.ptep_get_and_clear(ptep)                # ptep_clear_flush()
         yield from k.flush.flush_tlb_page(cpu, mm, va)
@@ -79,3 +86,5 @@ def folio_mkclean(k, agent, cpu, folio):
         k.pte_changed(mm, va, folio, 0)
         ptl.unlock(agent)
         yield f"page_vma_mkclean_one {mm.name} {va:#x}: write-protected"
+        # Write-protecting: the end's invalidate is enough (2017 rules).
+        yield from k.mmu_notifier.invalidate_range_end(notified)

@@ -86,7 +86,8 @@ def run_once(scenario, seed=None, backend="golden"):
     system = scenario.system
     platform = make_backend(backend, system)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
-                    frames=system["frames"],
+                    frames=system["frames"], device_tlb=system["device_tlb"],
+                    mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())},
                     pae=system.get("pae") == "on")
     for spec in scenario.mms.values():

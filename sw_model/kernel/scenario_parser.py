@@ -193,6 +193,11 @@ class _Parser:
             elif value not in allowed:
                 self.fail(f"{arg} is not allowed: {key} is one of {', '.join(allowed)}")
             self.system[key] = value
+        if "device_tlb" in seen and self.system["arch"] == "x86" and \
+                self.system["device_tlb"] == "broadcast":
+            self.fail("device_tlb=broadcast needs arch=arm64: x86 shootdowns are IPIs, "
+                      "which no IOMMU snoops (x86 device TLBs are always invalidated "
+                      "through the mmu notifier)")
 
     def directive_bug(self, args):
         self.count_args("bug", args, ("fix",))

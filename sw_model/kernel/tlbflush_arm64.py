@@ -1,5 +1,7 @@
 """arm64 TLB maintenance (arch/arm64/include/asm/tlbflush.h, v6.10): broadcast TLBI
-instructions completed by a DSB on the issuing CPU; no IPIs."""
+instructions completed by a DSB on the issuing CPU; no IPIs. Each flush then calls the
+mmu notifier's arch_invalidate_secondary_tlbs() for the range (v6.6), which matters for
+an SMMU without broadcast TLB maintenance (``device_tlb=notifier``)."""
 from hdl.ports import InvalidateOp
 
 from ..platform import Invalidate
@@ -14,7 +16,8 @@ class Arm64TLBFlush:
 
     def __init__(self, kernel):
         self.k = kernel
-        self.devices = kernel.backend.devices > 0     # SMMU with broadcast TLB maintenance
+        # An SMMU with broadcast TLB maintenance: device TLBs take the TLBIs too.
+        self.devices = kernel.backend.devices > 0 and kernel.device_tlb == "broadcast"
 
     def _tlbi(self, cpu, op, mm, va=0, end=0):
         self.k.backend.tlbi(("cpu", cpu), Invalidate(op, asid=mm.asid, va=va, end=end,
@@ -30,6 +33,8 @@ class Arm64TLBFlush:
         self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
         self._dsb(cpu)
         yield f"flush_tlb_page {va:#x}"
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(
+            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
 
     def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
         """__flush_tlb_range(): one range TLBI (FEAT_TLBIRANGE), or the whole ASID past
@@ -45,12 +50,14 @@ class Arm64TLBFlush:
             self._tlbi(cpu, InvalidateOp.RVAE1, mm, start, end)
         self._dsb(cpu)
         yield f"flush_tlb_range {start:#x}-{end:#x}"
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end)
 
     def flush_tlb_mm(self, cpu, mm):
         """flush_tlb_mm(): tlbi aside1is; dsb ish."""
         self._tlbi(cpu, InvalidateOp.ASIDE1, mm)
         self._dsb(cpu)
         yield f"flush_tlb_mm {mm.name}"
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, 0, 1 << 48)
 
     def ptep_set_access_flags_flush(self, cpu, mm, va):
         """__ptep_set_access_flags(): a write upgrade invalidates the stale read-only
@@ -71,6 +78,8 @@ class Arm64TLBFlush:
         self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
         batch.add(cpu)
         yield f"arch_tlbbatch_add_pending {va:#x} (tlbi, no dsb)"
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(
+            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
 
     def arch_tlbbatch_flush(self, cpu, batch):
         """arch_tlbbatch_flush(): dsb(ish) — which completes only the TLBIs this CPU

@@ -6,7 +6,7 @@ up skips its flush; here every target flushes what the sender asked), lazy-TLB C
 and switch_mm()'s ASID slots."""
 from hdl.ports import InvalidateOp
 
-from ..platform import HOST, Invalidate
+from ..platform import Invalidate
 from .page_alloc import PAGE_SIZE
 from .sched import Blocked
 
@@ -22,8 +22,7 @@ class X86TLBFlush:
 
     def _shootdown(self, cpu, targets, inv, what):
         """flush_tlb_multi() + the local flush: an IPI to every target (this CPU too),
-        then wait until all have run flush_tlb_func() and acknowledged; then the
-        secondary TLBs."""
+        then wait until all have run flush_tlb_func() and acknowledged."""
         if targets:
             ticket = self.k.backend.shootdown(("cpu", cpu), set(targets), inv)
             self.k.stats["shootdowns"] += 1
@@ -35,19 +34,6 @@ class X86TLBFlush:
             yield f"{what}: all acknowledged"
         else:
             yield f"{what}: no CPU has the mm"
-        if self.k.backend.devices and self.k.fixes["secondary_tlbs"]:
-            yield from self.arch_invalidate_secondary_tlbs(inv)
-
-    def arch_invalidate_secondary_tlbs(self, inv):
-        """mmu_notifier_arch_invalidate_secondary_tlbs(): the IOMMU driver invalidates
-        the device TLBs that share this mm (here: a host-issued invalidate that the
-        fabric also delivers to the devices, and a sync)."""
-        backend = self.k.backend
-        backend.tlbi(HOST, Invalidate(inv.op, asid=inv.asid, va=inv.va, end=inv.end,
-                                      devices=True))
-        backend.dsb(HOST)
-        self.k.stats["secondary_tlb_invalidates"] += 1
-        yield f"arch_invalidate_secondary_tlbs {inv.op.name}"
 
     def flush_tlb_mm_range(self, cpu, mm, start, end, freed_tables=False):
         """flush_tlb_mm_range(): new generation, one IPI round; past the ceiling a full
@@ -62,6 +48,8 @@ class X86TLBFlush:
             inv = Invalidate(InvalidateOp.RVAE1, asid=mm.asid, va=start, end=end)
         yield from self._shootdown(cpu, set(mm.cpumask), inv,
                                    f"flush_tlb_mm_range {start:#x}-{end:#x}")
+        # The IPIs reach CPUs only: the IOMMU driver invalidates device TLBs (v6.6).
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end)
 
     def flush_tlb_page(self, cpu, mm, va):
         yield from self.flush_tlb_mm_range(cpu, mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
@@ -81,19 +69,24 @@ class X86TLBFlush:
     def flush_tlb_fix_spurious_fault(self, cpu, mm, va):
         """What a page fault does to the faulting CPU's own TLB entry on x86: here, a
         shootdown to this CPU alone (the fabric has no local invalidate)."""
+        page = va & ~0xFFF
         yield from self._shootdown(cpu, {cpu}, Invalidate(InvalidateOp.VAE1, asid=mm.asid,
-                                                          va=va & ~0xFFF),
+                                                          va=page),
                                    f"flush_tlb_fix_spurious_fault {va:#x}")
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, page,
+                                                                      page + PAGE_SIZE)
 
     # Batched unmap flush (reclaim): remember the CPUs now, one full flush later.
     def new_batch(self):
         return set()                  # CPUs that must flush (arch_tlbflush_unmap_batch)
 
     def arch_tlbbatch_add_pending(self, cpu, batch, mm, va):
-        """arch_tlbbatch_add_pending(): inc_mm_tlb_gen() and add mm_cpumask()."""
+        """arch_tlbbatch_add_pending(): inc_mm_tlb_gen() and add mm_cpumask(); device
+        TLBs are invalidated now, for the whole mm (v6.6: the batch has no mm)."""
         mm.tlb_gen += 1
         batch |= mm.cpumask
         yield f"arch_tlbbatch_add_pending {va:#x} (cpus {sorted(mm.cpumask)})"
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, 0, 1 << 48)
 
     def arch_tlbbatch_flush(self, cpu, batch):
         """arch_tlbbatch_flush(): flush_tlb_multi() of everything to the batch's CPUs."""

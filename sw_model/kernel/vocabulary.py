@@ -56,6 +56,11 @@ VIOLATIONS = {
                              "whose old page LUF has not flushed yet",
     "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
                       "munmap() that took the permission away returned",
+    "cow-reorder": "an access reached the page a copy-on-write replaced at this address "
+                   "after a write to the new page had completed (writes seen out of "
+                   "order: seed 003)",
+    "stuck-access": "an access still faults after every fault it took was handled "
+                    "(a liveness failure)",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -69,12 +74,15 @@ FIXES = {
                         "flush it deferred is filled again (seed 004)",
     "mremap_flush": "move_ptes() flushes the old range before dropping the PTE locks "
                     "(CVE-2018-18281)",
-    "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
+    "secondary_tlbs": "the arch TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
     "pae_lockless_retry": "under PAE, ptep_get_lockless() reads pte_low again after "
                           "pte_high and retries if it changed (race 1, CVE-2012-2373, at the PTE level)",
     "contpte_dirty_or": "arm64 contpte: ptep_get(), ptep_get_lockless() and "
                         "contpte_convert() OR the access/dirty bits of all 16 entries",
+    "clear_flush_notify": "under mmu_notifier=v4.15, a copy-on-write invalidates device "
+                          "TLBs inside the PTE lock, before the PTE points to the new "
+                          "page (ptep_clear_flush_notify(), 2017)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
@@ -90,4 +98,10 @@ SYSTEM_SETTINGS = {
     # x86 PAE: 64-bit PTEs read by lockless walkers as two 32-bit halves; half the
     # frames sit above 4 GB (highmem).
     "pae": ("off", ("off", "on")),
+    # arm64: device TLBs snoop the CPUs' TLBIs (an SMMU with broadcast TLB maintenance),
+    # or only the IOMMU driver's own invalidates, sent from the mmu notifier.
+    "device_tlb": ("broadcast", ("broadcast", "notifier")),
+    # When the mmu notifier invalidates device TLBs: from the arch TLB flushes (v6.6),
+    # or by the 2017 in-PTL rules of ->invalidate_range() (v4.15 to v6.5).
+    "mmu_notifier": ("v6.6", ("v6.6", "v4.15")),
 }

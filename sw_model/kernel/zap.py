@@ -37,6 +37,7 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
 def unmap_range(k, agent, cpu, mm, start, end):
     tlb = MMUGather(k, cpu, mm)                # tlb_gather_mmu()
     yield f"tlb_gather_mmu {mm.name}"
+    notified = yield from k.mmu_notifier.invalidate_range_start(mm, start, end)  # unmap_vmas()
     for vma in list(mm.vmas):
         lo, hi = max(start, vma.start), min(end, vma.end)
         if lo < hi:
@@ -51,6 +52,7 @@ def unmap_range(k, agent, cpu, mm, start, end):
                     k.allocator.free(folio)
                 if driver_pages:
                     yield f"driver frees {len(driver_pages)} pages of {lo:#x}-{hi:#x}"
+    yield from k.mmu_notifier.invalidate_range_end(notified)
     yield from tlb.tlb_finish_mmu()
 
 
