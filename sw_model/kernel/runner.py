@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .kernel import Kernel
+from .pgtable import HugePmdNotModelled
 from .sched import Agent, Deadlock, Scheduler, ScheduleError
 
 
@@ -101,7 +102,7 @@ def run_once(scenario, seed=None, backend="golden"):
         sched.run(on_step)
     except _Stop:
         pass
-    except (Deadlock, ScheduleError) as e:
+    except (Deadlock, ScheduleError, HugePmdNotModelled) as e:
         error = str(e)
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})

@@ -34,6 +34,10 @@ CPU_OPERATIONS = {
     "unpin": ((), "unpin_user_pages() of every page this CPU pinned"),
     "irq_off": ((), "local_irq_disable(): shootdowns to this CPU wait"),
     "irq_on": ((), "local_irq_enable()"),
+    "collapse": (("mm", "va"), "khugepaged collapse_huge_page() of the 2 MB range at va: "
+                 "detach the PTE table, sync with GUP-fast, copy, install a PMD block"),
+    "hmm_range_fault": (("mm", "va", "pages"), "hmm_range_fault() snapshot: a semi-locked "
+                        "walk (mmap_lock read, no PTE lock) of the range's PFNs"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -56,6 +60,11 @@ VIOLATIONS = {
                              "whose old page LUF has not flushed yet",
     "revoked-access": "an access the VMA no longer allows, after the mprotect() or "
                       "munmap() that took the permission away returned",
+    "freed-page-table": "a lockless walker (GUP-fast, hmm_range_fault()) read a page "
+                        "table that was freed, or freed and reused, after it found it",
+    "pinned-page-replaced": "the kernel replaced a page that GUP had pinned by a copy "
+                            "(khugepaged collapse): what is written through the pin is "
+                            "lost to the process",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -71,6 +80,11 @@ FIXES = {
                     "(CVE-2018-18281)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
+    "table_sync": "a detached page table is freed or reused only after every CPU with "
+                  "interrupts off (GUP-fast) has left: RCU table freeing and "
+                  "tlb_remove_table_sync_one() (khugepaged, 2022)",
+    "gup_pmd_recheck": "GUP-fast re-checks the PMD after grabbing the page and backs off "
+                       "if the table was detached (2022)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
