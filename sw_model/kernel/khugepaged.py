@@ -17,8 +17,7 @@ modelled).
 """
 from ..descriptors import DESCRIPTOR, decode
 from .page_alloc import PAGE_SIZE
-from .pgtable import mk_pte, pmd_trans_huge, pte_dirty, pte_index_address, pte_pa, \
-    pte_present
+from .pgtable import mk_pte, pmd_trans_huge, pte_dirty, pte_pa, pte_present
 from .pgtable_free import tlb_remove_table_sync_one
 
 HPAGE_PMD_SIZE = 1 << 21
@@ -87,9 +86,10 @@ def _collapse_huge_page_isolate(k, pt, table, haddr):
     """__collapse_huge_page_isolate(): the pages to copy, or why not. A page with a
     reference GUP took (is_refcount_suitable() fails) stops the collapse."""
     pages = []
-    for i in range(HPAGE_PMD_SIZE // PAGE_SIZE):
-        addr = haddr + i * PAGE_SIZE
-        ptep = pte_index_address(table, addr, 3)
+    # Words of the table never written are zero: reading only the others gives the
+    # same result for a fraction of the simulated memory reads.
+    for ptep in sorted(pt.written.get(table, ())):
+        addr = haddr + (ptep & 0xFFF) // 8 * PAGE_SIZE
         pte = pt.ptep_get(ptep)
         if not pte:
             continue                                          # pte_none: a zero subpage
