@@ -36,19 +36,18 @@ def collapse_huge_page(k, agent, cpu, mm, va):
     haddr = va & ~(HPAGE_PMD_SIZE - 1)
     hend = haddr + HPAGE_PMD_SIZE
     pt = k.pgtables
-    huge = k.allocator.alloc_huge("anon")       # alloc_charge_folio(), before the lock
+    yield from mm.mmap_lock.down_read(agent)   # hpage_collapse_scan_pmd()
+    result = _revalidate(mm, pt, haddr)[0]
+    mm.mmap_lock.up_read(agent)
+    huge = None if result else k.allocator.alloc_huge("anon")     # alloc_charge_folio()
     if huge is None:
-        yield f"collapse_huge_page {haddr:#x}: SCAN_ALLOC_HUGE_PAGE_FAIL"
+        k.stats["thp_collapse_failed"] += 1
+        yield f"collapse_huge_page {haddr:#x}: {result or 'SCAN_ALLOC_HUGE_PAGE_FAIL'}"
         return
     yield from mm.mmap_lock.down_write(agent)
-    vma = mm.find_vma(haddr)
-    pmdp, pmd = pt.pmdp_get_lockless(mm.root, haddr)
-    if vma is None or vma.kind != "anon" or vma.end < hend:   # hugepage_vma_revalidate()
-        yield from _give_up(k, agent, mm, huge, haddr, "SCAN_VMA_CHECK")
-        return
-    if not pmd & 1 or pmd_trans_huge(pmd):                   # find_pmd_or_thp_or_none()
-        yield from _give_up(k, agent, mm, huge, haddr,
-                            "SCAN_PMD_MAPPED" if pmd & 1 else "SCAN_PMD_NULL")
+    result, vma, pmdp, pmd = _revalidate(mm, pt, haddr)          # it may have changed
+    if result:
+        yield from _give_up(k, agent, mm, huge, haddr, result)
         return
     pt.write(pmdp, 0)                                         # pmdp_collapse_flush()
     yield f"collapse_huge_page {haddr:#x}: pmdp_collapse_flush (pmd was {pmd:#x})"
@@ -80,6 +79,18 @@ def collapse_huge_page(k, agent, cpu, mm, va):
     mm.mmap_lock.up_write(agent)
     k.stats["thp_collapse_alloc"] += 1
     yield f"collapse_huge_page {haddr:#x}: set_pmd_at -> {huge[0].pa:#x} (2 MB)"
+
+
+def _revalidate(mm, pt, haddr):
+    """hugepage_vma_revalidate() and find_pmd_or_thp_or_none(): (reason not to
+    collapse or None, vma, pmdp, pmd)."""
+    vma = mm.find_vma(haddr)
+    pmdp, pmd = pt.pmdp_get_lockless(mm.root, haddr)
+    if vma is None or vma.kind != "anon" or vma.end < haddr + HPAGE_PMD_SIZE:
+        return "SCAN_VMA_CHECK", vma, pmdp, pmd
+    if not pmd & 1 or pmd_trans_huge(pmd):
+        return "SCAN_PMD_MAPPED" if pmd & 1 else "SCAN_PMD_NULL", vma, pmdp, pmd
+    return None, vma, pmdp, pmd
 
 
 def _collapse_huge_page_isolate(k, pt, table, haddr):
