@@ -117,6 +117,17 @@ class SafetyChecker:
         self.violations.append(Violation("stuck-access", agent, mm.name, va, None, write,
                                          step))
 
+    def check_table_read(self, agent, mm, va, ref, step):
+        """A lockless walker reads an entry of the table ``ref`` (folio, generation) it
+        found in the level above: the table must still be that page table, not freed
+        (or freed and reused) since."""
+        folio, generation = ref
+        if folio.kind == "pagetable" and folio.generation == generation:
+            return None
+        v = Violation("freed-page-table", agent, mm.name, va, folio.pa, False, step)
+        self.violations.append(v)
+        return v
+
 
 @dataclass
 class _Cow:

@@ -1,6 +1,6 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
-from .pgtable import (mk_pte, pte_dirty, pte_mkpresent, pte_pa, pte_present, pte_protnone,
-                      pte_write)
+from .pgtable import (mk_pte, pmd_trans_huge, pte_dirty, pte_mkpresent, pte_pa, pte_present,
+                      pte_protnone, pte_write)
 
 
 def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
@@ -16,6 +16,12 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
         yield f"do_page_fault {va:#x}: SIGSEGV"
         return "SIGSEGV"
     pt = k.pgtables
+    if pmd_trans_huge(pt.pmdp_get_lockless(mm.root, va)[1]):
+        # A collapse put a PMD block in place while this fault waited for mmap_lock:
+        # huge_pmd_set_accessed() has nothing to do, the retried access finds it.
+        mm.mmap_lock.up_read(agent)
+        yield f"handle_mm_fault {va:#x}: huge pmd, retry"
+        return
     ptep = pt.pte_offset(mm.root, va, alloc=True)
     orig = pt.ptep_get_lockless(ptep)
     yield f"handle_pte_fault {va:#x}: ptep_get_lockless = {orig:#x}"

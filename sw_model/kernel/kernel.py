@@ -8,6 +8,8 @@ from .fault import handle_mm_fault
 from .fork import fork
 from .gup import gup_fast, unpin_user_pages
 from .iommu_sva import iommu_sva_handle_iopf
+from .hmm import hmm_range_fault
+from .khugepaged import collapse_huge_page
 from .luf import LUF
 from .mm import MM, VMA
 from .mmu_notifier import MMUNotifiers
@@ -15,6 +17,7 @@ from .mprotect import mprotect
 from .mremap import mremap, truncate
 from .page_alloc import PAGE_SIZE, PageAllocator
 from .pgtable import PageTables, mk_pte, pte_dirty, pte_present, pte_write
+from .pgtable_free import IrqsOff
 from .rmap import try_to_unmap_flush
 from .tlbflush_arm64 import Arm64TLBFlush
 from .tlbflush_x86 import X86TLBFlush
@@ -91,6 +94,7 @@ class Kernel:
         self.in_flight = []
         self.pins = {}                    # agent -> folios it pinned with GUP
         self._files = 0
+        self.irqs = IrqsOff(backend)      # CPUs with interrupts off (GUP-fast)
 
     # Address spaces.
     def create_mm(self, name):
@@ -125,8 +129,11 @@ class Kernel:
                 v.start, v.end = new + (v.start - start), new + (v.end - start)
 
     def remove_vma_range(self, mm, start, end):
+        """Take [start, end) out of the mm's VMAs; returns the VMAs taken out."""
         self._split_vmas(mm, start, end)
-        mm.vmas = [v for v in mm.vmas if not (start <= v.start and v.end <= end)]
+        gone = [v for v in mm.vmas if start <= v.start and v.end <= end]
+        mm.vmas = [v for v in mm.vmas if v not in gone]
+        return gone
 
     def set_vma_perms(self, mm, start, end, perms):
         self._split_vmas(mm, start, end)
@@ -174,11 +181,15 @@ class Kernel:
                                         self.step_index)
         self.pgtables.set_pte_at(ptep, pte)
         if not replace:
-            folio.mapcount += 1
-            folio.rmap.add((mm.name, va & ~0xFFF))
-            folio.mapped_at.add((mm.name, va & ~0xFFF))
+            self.folio_add_rmap(mm, va, folio)
         self.pte_changed(mm, va, folio, pte)
         self.stats["ptes_installed"] += 1
+
+    def folio_add_rmap(self, mm, va, folio):
+        """folio_add_*_rmap_pte(): ``folio`` is mapped at ``va`` of ``mm`` from now on."""
+        folio.mapcount += 1
+        folio.rmap.add((mm.name, va & ~0xFFF))
+        folio.mapped_at.add((mm.name, va & ~0xFFF))
 
     def pte_changed(self, mm, va, folio, pte):
         """Keep the folio's set of writable mappings right after a PTE change; a dirty
@@ -346,8 +357,12 @@ class Kernel:
             return unpin_user_pages(self, agent)
         if name in ("irq_off", "irq_on"):
             return self._irqs(cpu, name == "irq_on")
+        if name == "collapse":
+            return collapse_huge_page(self, agent, cpu, mm, args[1])
+        if name == "hmm_range_fault":
+            return hmm_range_fault(self, agent, mm, args[1], args[2])
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):
-        self.backend.set_irqs(cpu, enabled)
+        self.irqs.set(cpu, enabled)
         yield "local_irq_enable" if enabled else "local_irq_disable"

@@ -42,3 +42,8 @@ class RWSemaphore:
     def up_write(self, agent):
         assert self.writer == agent
         self.writer = None
+
+    def downgrade_write(self, agent):
+        """downgrade_write(): the writer becomes a reader without letting a writer in."""
+        self.up_write(agent)
+        self.readers.add(agent)

@@ -1,5 +1,6 @@
 """struct mmu_gather (mm/mmu_gather.c, v6.10): unmap now, flush once, free after."""
 from .page_alloc import PAGE_SIZE
+from .pgtable_free import tlb_table_flush
 
 
 class MMUGather:
@@ -29,8 +30,7 @@ class MMUGather:
             yield from self.k.mmu_notifier.invalidate_range(self.mm, self.start, self.end)
             self.start = self.end = None
         freed = sum(self.k.put_folio(folio) for folio in self.pages)
-        for table in self.tables:
-            self.k.pgtables.free_table(table)
+        yield from tlb_table_flush(self.k, self.cpu, self.tables)
         if self.pages or self.tables:
             yield f"tlb_flush_mmu: released {len(self.pages)} pages ({freed} freed), " \
                 f"{len(self.tables)} tables"
@@ -45,3 +45,9 @@ class MMUGather:
         yield from self.tlb_flush_mmu()
         self.mm.tlb_flush_pending -= 1        # dec_tlb_flush_pending()
         yield "tlb_finish_mmu"
+
+    def tlb_remove_table(self, table, va):
+        """pte_free_tlb() and friends: the table page goes to the gather and the flush
+        covers the address it mapped (__tlb_adjust_range())."""
+        self.tlb_remove_tlb_entry(va)
+        self.tables.append(table)

@@ -71,7 +71,9 @@ class PageAllocator:
                 index = -1
             elif index is None:
                 raise OutOfMemory("no free page frame below 4 GB for a page table")
-        folio = self.free_list.pop(index)
+        return self._prep_new_page(self.free_list.pop(index), kind)
+    def _prep_new_page(self, folio, kind):
+        """prep_new_page(): a frame taken off the free list starts a new lifetime."""
         if self.on_reuse:
             self.on_reuse(folio)
         folio.kind = kind
@@ -97,3 +99,17 @@ class PageAllocator:
         else:
             self.free_list.append(folio)
         self.stats["freed"] += 1
+
+    def alloc_huge(self, kind, order=9):
+        """folio_alloc(order): 2**order free frames, naturally aligned (a 2 MB THP for
+        order 9), or None. The model keeps one ``Folio`` per 4 KB frame, so a huge
+        folio is the list of its subpages, each with its own mapping state."""
+        n = 1 << order
+        free = {id(folio) for folio in self.free_list}
+        for i in range(0, len(self.folios) - n + 1):
+            run = self.folios[i:i + n]
+            if run[0].pa % (n * PAGE_SIZE) == 0 and all(id(f) in free for f in run):
+                for folio in run:
+                    self.free_list.remove(folio)
+                return [self._prep_new_page(folio, kind) for folio in run]
+        return None

@@ -16,6 +16,16 @@ def pte_index_address(table, va, level):
     return table | (((va >> LEVEL_INDEX_SHIFT[level]) & 0x1FF) << 3)
 
 
+class HugePmdNotModelled(Exception):
+    """A path that works on PTEs reached a PMD-mapped THP (after ``collapse``): the
+    kernel would split_huge_pmd() or use its huge-PMD variant; neither is modelled."""
+
+
+def pmd_trans_huge(pmd):
+    """pmd_trans_huge(): a valid level-2 block descriptor (a 2 MB leaf)."""
+    return bool(pmd & 1) and not decode(pmd).type
+
+
 def mk_pte(pa, *, write=False, exec=False, dirty=False, young=True):
     """mk_pte() of a user page: writable means DBM (arm64's PTE_WRITE), and a writable
     page that is not dirty is read-only until hardware or a fault marks it dirty."""
@@ -113,6 +123,9 @@ class PageTables:
         for level in range(3):
             addr = pte_index_address(table, va, level)
             d = self.backend.read(addr)
+            if level == 2 and pmd_trans_huge(d):
+                raise HugePmdNotModelled(f"{va:#x} is mapped by a huge PMD (after a "
+                                         f"collapse): split_huge_pmd() is not modelled")
             if d & 1:
                 table = decode(d).addr << 12
             elif alloc:
@@ -159,3 +172,21 @@ class PageTables:
                 if new:
                     self.written.setdefault(ptep & ~0xFFF, set()).add(ptep)
                 return old
+
+    def pmd_offset(self, root, va):
+        """pmd_offset(): the address of the level-2 descriptor for ``va``, or None when
+        an upper table is missing (the walk GUP-fast and the semi-locked walkers do
+        without locks, down to the PMD)."""
+        table = root
+        for level in range(2):
+            d = self.backend.read(pte_index_address(table, va, level))
+            if not d & 1:
+                return None
+            table = decode(d).addr << 12
+        return pte_index_address(table, va, 2)
+
+    def pmdp_get_lockless(self, root, va):
+        """(pmdp, pmd): the PMD's address and value read without a lock, (None, 0) when
+        an upper table is missing."""
+        pmdp = self.pmd_offset(root, va)
+        return pmdp, self.backend.read(pmdp) if pmdp is not None else 0

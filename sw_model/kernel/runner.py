@@ -7,6 +7,7 @@ from functools import cached_property
 
 from .kernel import Kernel
 from .minimize import minimize, segments
+from .pgtable import HugePmdNotModelled
 from .sched import Agent, Deadlock, Scheduler, ScheduleError
 
 
@@ -118,7 +119,7 @@ def run_once(scenario, seed=None, backend="golden"):
         sched.run(on_step)
     except _Stop:
         pass
-    except (Deadlock, ScheduleError) as e:
+    except (Deadlock, ScheduleError, HugePmdNotModelled) as e:
         error = str(e)
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})

@@ -34,6 +34,10 @@ CPU_OPERATIONS = {
     "unpin": ((), "unpin_user_pages() of every page this CPU pinned"),
     "irq_off": ((), "local_irq_disable(): shootdowns to this CPU wait"),
     "irq_on": ((), "local_irq_enable()"),
+    "collapse": (("mm", "va"), "khugepaged collapse_huge_page() of the 2 MB range at va: "
+                 "detach the PTE table, sync with GUP-fast, copy, install a PMD block"),
+    "hmm_range_fault": (("mm", "va", "pages"), "hmm_range_fault() snapshot: a semi-locked "
+                        "walk (mmap_lock read, no PTE lock) of the range's PFNs"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -61,6 +65,11 @@ VIOLATIONS = {
                    "order: seed 003)",
     "stuck-access": "an access still faults after every fault it took was handled "
                     "(a liveness failure)",
+    "freed-page-table": "a lockless walker (GUP-fast, hmm_range_fault()) read a page "
+                        "table that was freed, or freed and reused, after it found it",
+    "pinned-page-replaced": "the kernel replaced a page that GUP had pinned by a copy "
+                            "(khugepaged collapse): what is written through the pin is "
+                            "lost to the process",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -83,6 +92,11 @@ FIXES = {
     "clear_flush_notify": "under mmu_notifier=v4.15, a copy-on-write invalidates device "
                           "TLBs inside the PTE lock, before the PTE points to the new "
                           "page (ptep_clear_flush_notify(), 2017)",
+    "table_sync": "a detached page table is freed or reused only after every CPU with "
+                  "interrupts off (GUP-fast) has left: RCU table freeing and "
+                  "tlb_remove_table_sync_one() (khugepaged, 2022)",
+    "gup_pmd_recheck": "GUP-fast re-checks the PMD after grabbing the page and backs off "
+                       "if the table was detached (2022)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.

@@ -3,6 +3,7 @@ under an mmu_gather, for munmap() and madvise(MADV_DONTNEED)."""
 from .mmu_gather import MMUGather
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_dirty, pte_pa, pte_present, pte_protnone
+from .pgtable_free import free_pgtables
 from .rmap import flush_tlb_batched_pending
 
 
@@ -34,11 +35,13 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
         yield f"zap_pte_range {va:#x}: ptep_get_and_clear = {pte:#x}"
 
 
-def unmap_range(k, agent, cpu, mm, start, end):
+def unmap_range(k, agent, cpu, mm, start, end, detached=None):
+    """Zap [start, end) under one mmu_gather; with ``detached`` (the VMAs munmap() took
+    out) it is unmap_region(), which also frees the page tables (free_pgtables())."""
     tlb = MMUGather(k, cpu, mm)                # tlb_gather_mmu()
     yield f"tlb_gather_mmu {mm.name}"
     notified = yield from k.mmu_notifier.invalidate_range_start(mm, start, end)  # unmap_vmas()
-    for vma in list(mm.vmas):
+    for vma in list(mm.vmas if detached is None else detached):
         lo, hi = max(start, vma.start), min(end, vma.end)
         if lo < hi:
             driver_pages = []
@@ -53,18 +56,23 @@ def unmap_range(k, agent, cpu, mm, start, end):
                 if driver_pages:
                     yield f"driver frees {len(driver_pages)} pages of {lo:#x}-{hi:#x}"
     yield from k.mmu_notifier.invalidate_range_end(notified)
+    if detached is not None:
+        yield from free_pgtables(k, tlb, mm, start, end)
     yield from tlb.tlb_finish_mmu()
 
 
 def munmap(k, agent, cpu, mm, va, pages):
-    """__do_munmap() (mmap_lock held for write): zap, flush, free, drop the VMAs."""
+    """do_vmi_align_munmap(): take the VMAs out under mmap_lock for write, downgrade it
+    to read (no walker holding mmap_lock can reach the range now), then zap, free the
+    page tables nothing else uses, flush, free."""
     end = va + pages * PAGE_SIZE
     with k.revoking(mm, va, end):
         yield from mm.mmap_lock.down_write(agent)
         yield from flush_tlb_batched_pending(k, cpu, mm)
-        yield from unmap_range(k, agent, cpu, mm, va, end)
-        k.remove_vma_range(mm, va, end)
-        mm.mmap_lock.up_write(agent)
+        detached = k.remove_vma_range(mm, va, end)
+        mm.mmap_lock.downgrade_write(agent)
+        yield from unmap_range(k, agent, cpu, mm, va, end, detached)
+        mm.mmap_lock.up_read(agent)
         k.unmap_returned(mm, va, end)
 
 
