@@ -5,9 +5,11 @@ A translation may outlive the PTE it came from — that is what TLBs do, until t
 — so the rule is not "the PTE maps it now" but: the page must still be in the lifetime
 in which this mm mapped it at this address (not freed, not freed and reused, not a page
 table); once an unmap of the address has returned, the old translation must be gone;
-and a write must not land in a clean page that no writable PTE maps (nothing would
-write it back). And the access must be one the VMA allows, unless the mprotect() or
-munmap() taking the permission away has not returned yet.
+a write must not land in a clean page that no writable PTE maps (nothing would
+write it back), nor in a MADV_FREE'd page without marking its PTE dirty, nor in a page
+after its copy (copy-on-write, migration) was taken for that mapping. And the access
+must be one the VMA allows, unless the mprotect() or munmap() taking the permission
+away has not returned yet.
 """
 from dataclasses import dataclass
 
@@ -38,9 +40,11 @@ class Violation:
 
 
 class SafetyChecker:
-    def __init__(self, allocator, returned, luf=None):
+    def __init__(self, allocator, returned, luf=None, lazyfree_write_lost=None):
         self.allocator = allocator
         self.luf = luf
+        # (mm, va, folio) -> whether a write to a MADV_FREE'd page just went unrecorded
+        self.lazyfree_write_lost = lazyfree_write_lost
         self.returned = returned          # (mm, start, end, step) of unmaps that returned
         self.violations = []
 
@@ -72,7 +76,10 @@ class SafetyChecker:
             kind = "reused-page"
         elif self._unmapped_and_returned(folio, mm.name, va & ~0xFFF):
             kind = "stale-translation"
-        elif write and not folio.dirty and not folio.writable_at:
+        elif write and (mm.name, va & ~0xFFF) in folio.copied_for:
+            kind = "write-after-copy"
+        elif write and not folio.dirty and (not folio.writable_at or (
+                self.lazyfree_write_lost and self.lazyfree_write_lost(mm, va, folio))):
             kind = "write-to-clean"
         elif write and folio.kind == "anon" and len(folio.rmap) > 1 and not settling:
             kind = "cow-write"

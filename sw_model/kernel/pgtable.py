@@ -10,6 +10,10 @@ from .locks import SpinLock
 # mapping kept but made inaccessible: not valid to hardware, still a page to the kernel).
 PTE_SW_DIRTY = 1
 PTE_SW_PROT_NONE = 2
+# A migration entry (not valid; the address field holds the old page), and arm64's
+# PTE_UFFD_WP (a userfaultfd write-protected PTE).
+PTE_SW_MIGRATION = 4
+PTE_SW_UFFD_WP = 8
 
 
 def pte_index_address(table, va, level):
