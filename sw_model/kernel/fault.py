@@ -84,11 +84,12 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     # v6.10 reuses a pinned page it knows is exclusive (PageAnonExclusive, not modelled).
     reuse = old is not None and (vma.kind == "shared" or
                                  old.kind == "anon" and old.mapcount == 1 and not old.pins)
-    copy = None
+    copy, key = None, (mm.name, va & ~0xFFF)
+    marked = old is not None and key not in old.copied_for
     if not reuse:
         copy = k.allocator.alloc("anon")               # wp_page_copy(): cow_user_page()
-        if old is not None:
-            old.copied_for.add((mm.name, va & ~0xFFF))
+        if marked:
+            old.copied_for.add(key)
         yield f"wp_page_copy {va:#x}: copied {pte_pa(orig):#x} to {copy.pa:#x}"
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
@@ -96,8 +97,8 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         ptl.unlock(agent)
         if copy is not None:
             k.allocator.free(copy)
-            if old is not None:
-                old.copied_for.discard((mm.name, va & ~0xFFF))
+            if marked:
+                old.copied_for.discard(key)
         yield f"do_wp_page {va:#x}: PTE changed, retry"
         return
     if reuse:
