@@ -78,8 +78,11 @@ class SafetyChecker:
             kind = "stale-translation"
         elif write and (mm.name, va & ~0xFFF) in folio.copied_for:
             kind = "write-after-copy"
-        elif write and not folio.dirty and (not folio.writable_at or (
-                self.lazyfree_write_lost and self.lazyfree_write_lost(mm, va, folio))):
+        elif write and not folio.dirty and (
+                # A MADV_FREE'd page keeps its writable PTEs: what keeps the write is
+                # the dirty bit it sets (a write racing with MADV_FREE may be lost).
+                self.lazyfree_write_lost(mm, va, folio) if folio.lazyfree is not None
+                else not folio.writable_at):
             kind = "write-to-clean"
         elif write and folio.kind == "anon" and len(folio.rmap) > 1 and not settling:
             kind = "cow-write"

@@ -1,8 +1,9 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
-from .migrate import is_migration_entry, migration_entry_wait
+from .migrate import migration_entry_wait
 from .numa import do_numa_page
-from .pgtable import mk_pte, pte_dirty, pte_pa, pte_present, pte_protnone, pte_write
-from .userfaultfd import handle_userfault, pte_uffd_wp, uffd_wp_flush_before_copy
+from .pgtable import (is_migration_entry, mk_pte, pte_dirty, pte_pa, pte_present,
+                      pte_protnone, pte_uffd_wp, pte_write)
+from .userfaultfd import handle_userfault, uffd_wp_flush_before_copy
 
 
 def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
@@ -29,7 +30,7 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
     if pte_protnone(orig):
         yield from do_numa_page(k, agent, cpu, mm, va, ptep, orig)
     elif is_migration_entry(orig):
-        yield from migration_entry_wait(k, ptep, orig)
+        yield from migration_entry_wait(k, ptep)
     elif not pte_present(orig):
         yield from _do_fault(k, agent, mm, vma, va, ptep, orig, write)
     elif write and pte_uffd_wp(orig):

@@ -3,30 +3,18 @@ folio — try_to_migrate() turns every PTE into a migration entry (the flush bat
 with TTU_BATCH_FLUSH since v6.4, and under LUF deferred past the free for read-only
 mappings), one try_to_unmap_flush(), the copy, remove_migration_ptes() to the new
 page, the old page freed. A fault on a migration entry waits until it is gone."""
-from ..descriptors import DESCRIPTOR, decode
-from .pgtable import PTE_SW_MIGRATION, PTE_SW_PROT_NONE, mk_pte, pte_dirty, pte_write
+from .pgtable import (is_migration_entry, make_migration_entry, mk_pte, pte_dirty,
+                      pte_mkuffd_wp, pte_pa, pte_uffd_wp, pte_write)
 from .rmap import flush_cleared_pte, try_to_unmap_flush
 from .sched import Blocked
-from .userfaultfd import pte_mkuffd_wp, pte_uffd_wp
 from .vmscan import folio_at_va
 
 
-def make_migration_entry(pte):
-    """make_{readable,writable}_migration_entry(): not valid, the old page's address
-    kept, with its write, dirty and uffd-wp state (a PROT_NONE PTE is readable)."""
-    d = decode(pte)
-    return DESCRIPTOR.pack(**d._replace(valid=0, sw=(d.sw & ~PTE_SW_PROT_NONE)
-                                        | PTE_SW_MIGRATION)._asdict())
-
-
-def is_migration_entry(pte):
-    return not pte & 1 and bool(decode(pte).sw & PTE_SW_MIGRATION)
-
-
-def migration_entry_wait(k, ptep, entry):
+def migration_entry_wait(k, ptep):
     """migration_entry_wait(): sleep until the migration entry is replaced."""
-    while k.pgtables.ptep_get(ptep) == entry:
-        yield Blocked(lambda: k.pgtables.ptep_get(ptep) != entry, "a migration entry")
+    while is_migration_entry(k.pgtables.ptep_get(ptep)):
+        yield Blocked(lambda: not is_migration_entry(k.pgtables.ptep_get(ptep)),
+                      "a migration entry")
     yield "migration_entry_wait: done"
 
 
@@ -56,10 +44,13 @@ def remove_migration_ptes(k, agent, entries, new):
     place becomes a PTE of the new page (one zapped meanwhile stays gone)."""
     pt = k.pgtables
     restored_any = False
-    for mm, va, ptep, entry in entries:
+    for mm, va, ptep, old_entry in entries:
         ptl = pt.pte_lockptr(ptep)
         yield from ptl.lock(agent)
-        restored = pt.ptep_get(ptep) == entry
+        # page_vma_mapped_walk() finds the entry by its page: uffd-wp may have changed
+        # its other bits meanwhile.
+        entry = pt.ptep_get(ptep)
+        restored = is_migration_entry(entry) and pte_pa(entry) == pte_pa(old_entry)
         if restored:
             vma = mm.find_vma(va)
             pte = mk_pte(new.pa, write=pte_write(entry), dirty=pte_dirty(entry),

@@ -48,6 +48,35 @@ def pte_mkpresent(pte):
     return DESCRIPTOR.pack(**d._replace(valid=1, sw=d.sw & ~PTE_SW_PROT_NONE)._asdict())
 
 
+def make_migration_entry(pte):
+    """make_{readable,writable}_migration_entry(): not valid, the old page's address
+    kept, with its write, dirty and uffd-wp state (a PROT_NONE PTE is readable)."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(valid=0, sw=(d.sw & ~PTE_SW_PROT_NONE)
+                                        | PTE_SW_MIGRATION)._asdict())
+
+
+def is_migration_entry(pte):
+    return not pte & 1 and bool(decode(pte).sw & PTE_SW_MIGRATION)
+
+
+def pte_uffd_wp(pte):
+    return bool(decode(pte).sw & PTE_SW_UFFD_WP)
+
+
+def pte_mkuffd_wp(pte):
+    """pte_mkuffd_wp(): write-protected, and marked so a write fault goes to userspace."""
+    d = decode(pte_wrprotect(pte))
+    return DESCRIPTOR.pack(**d._replace(sw=d.sw | PTE_SW_UFFD_WP)._asdict())
+
+
+def pte_clear_uffd_wp(pte):
+    """pte_clear_uffd_wp(): the mark goes, the PTE stays read-only (a write faults and
+    do_wp_page() makes it writable)."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(sw=d.sw & ~PTE_SW_UFFD_WP)._asdict())
+
+
 def pte_pa(pte):
     return decode(pte).addr << 12
 

@@ -28,13 +28,16 @@ def flush_cleared_pte(k, cpu, mm, va, folio, pte):
     (ptep_clear_flush()). Returns whether it was deferred."""
     if not pte_accessible(k, mm, pte):
         return False
-    if k.luf is not None and pte_present(pte) and not pte_write(pte):
+    # A dirty PTE counts as writable: a concurrent wrprotect (mprotect, uffd-wp) may
+    # still have its flush pending, leaving a writable TLB entry.
+    writable = pte_write(pte) or pte_dirty(pte)
+    if k.luf is not None and pte_present(pte) and not writable:
         k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
     elif k.reclaim in ("batched", "luf"):       # LUF batches its writable mappings
         ubc = k.tlb_ubc(cpu)
         yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
         ubc.flush_required = True
-        ubc.writable |= bool(pte_write(pte))
+        ubc.writable |= bool(pte_dirty(pte))    # set_tlb_ubc_flush_pending()
         mm.tlb_flush_batched = True
     else:
         yield from k.flush.flush_tlb_page(cpu, mm, va)

@@ -4,29 +4,12 @@ with MM_CP_UFFD_WP (or MM_CP_UFFD_WP_RESOLVE to unprotect) under an mmu_gather, 
 mmap_lock held only for read — so page faults run while its flush is still deferred;
 the write-protect fault (handle_userfault()); and do_wp_page()'s flush before a copy
 on a uffd-wp VMA with a flush pending (race 6, 2020)."""
-from ..descriptors import DESCRIPTOR, decode
 from .mmu_gather import MMUGather
 from .page_alloc import PAGE_SIZE
-from .pgtable import PTE_SW_UFFD_WP, pte_pa, pte_present, pte_wrprotect
+from .pgtable import (is_migration_entry, pte_clear_uffd_wp, pte_mkuffd_wp, pte_pa,
+                      pte_present, pte_protnone, pte_uffd_wp)
 from .rmap import flush_tlb_batched_pending
 from .sched import Blocked
-
-
-def pte_uffd_wp(pte):
-    return bool(decode(pte).sw & PTE_SW_UFFD_WP)
-
-
-def pte_mkuffd_wp(pte):
-    """pte_mkuffd_wp(): write-protected, and marked so a write fault goes to userspace."""
-    d = decode(pte_wrprotect(pte))
-    return DESCRIPTOR.pack(**d._replace(sw=d.sw | PTE_SW_UFFD_WP)._asdict())
-
-
-def pte_clear_uffd_wp(pte):
-    """pte_clear_uffd_wp(): the mark goes, the PTE stays read-only (a write faults and
-    do_wp_page() makes it writable)."""
-    d = decode(pte)
-    return DESCRIPTOR.pack(**d._replace(sw=d.sw & ~PTE_SW_UFFD_WP)._asdict())
 
 
 def userfaultfd_wp(k, mm, va):
@@ -53,10 +36,12 @@ def mwriteprotect_range(k, agent, cpu, mm, va, pages, enable_wp):
         if ptep is None:
             continue
         pte = pt.ptep_get(ptep)
-        if pte_present(pte):
+        if pte_present(pte) or pte_protnone(pte):          # both pte_present() to Linux
             old = pt.ptep_modify(ptep, change)
             k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), change(old))
             tlb.tlb_remove_tlb_entry(page)
+        elif is_migration_entry(pte):
+            pt.ptep_modify(ptep, change)     # the new page's PTE will carry the mark
         ptl.unlock(agent)
         yield f"change_pte_range {page:#x}: uffd-wp {'set' if enable_wp else 'cleared'}"
     yield from tlb.tlb_finish_mmu()
