@@ -34,9 +34,7 @@ NOT_MODELLED_POLICIES = {
         "newer than the completed one; the model has the coarse per-mm state only",
 }
 #: Workloads the comparison should have but the kernel model cannot run yet.
-NOT_MODELLED_WORKLOADS = {
-    "page migration (NUMA balancing, compaction)": "no migrate_pages()",
-}
+NOT_MODELLED_WORKLOADS = {}
 
 PAGE = 0x1000
 ANON = 0x400000
@@ -214,6 +212,25 @@ def _mixed(rng):
     return lines
 
 
+def _migration(rng):
+    """16 anonymous pages, 8 written (dirty, writable) and 8 only read (clean,
+    read-only): cpu 0 migrates 8 of them (move_pages, as compaction would), cpu 1 marks
+    4 for NUMA hinting and touches them (each hinting fault migrates its page), cpus 2
+    and 3 read and write the buffer meanwhile."""
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 16 rw anon",
+                            f"populate {_va(ANON, 0)} 8 write",
+                            f"populate {_va(ANON, 8)} 8 read"])
+    lines += _block("cpu 0", [f"migrate A {_va(ANON, p)}" for p in rng.sample(range(16), 8)])
+    hinted = rng.sample(range(16), 4)
+    lines += _block("cpu 1", [f"numa_hint A {_va(ANON, p)} 1" for p in hinted] +
+                    [f"read A {_va(ANON, p)}" for p in hinted])
+    for cpu in (2, 3):
+        lines += _block(f"cpu {cpu}", [
+            f"{'write' if p < 8 and rng.random() < 0.5 else 'read'} A {_va(ANON, p)}"
+            for p in (rng.randrange(16) for _ in range(6))])
+    return lines
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -250,6 +267,8 @@ WORKLOADS = [
              "child share", "cpus=3 frames=48", _reclaim_after_fork),
     Workload("mixed", "reclaim vs mprotect, munmap, DONTNEED, writers and a device",
              "cpus=4 devices=1", _mixed),
+    Workload("migration", "8 pages migrated and 4 NUMA-hinted (migrated on touch) "
+             "against 2 CPUs touching them", "cpus=4", _migration),
 ]
 
 #: A shootdown's step label, from tlbflush_x86.X86TLBFlush._shootdown.
@@ -276,14 +295,15 @@ def _shootdown_kind(label):
 def _luf_deferrals(trace):
     """(translations, batches) whose flush LUF deferred, read from the steps: an unmap
     whose flush is deferred but that was not added to the ordinary batch (its agent's
-    step before is not arch_tlbbatch_add_pending), and the reclaims that had one (each
-    reclaim is one LUF batch). The kernel counts only the batches flushed."""
+    step before is not arch_tlbbatch_add_pending), and the reclaims and migrations that
+    had one (each is one LUF batch). The kernel counts only the batches flushed."""
     translations = batches = 0
     last, batch_open = {}, {}
     for agent, label in trace:
-        if label.startswith("shrink_folio_list: folio"):
+        if label.startswith(("shrink_folio_list: folio", "migrate_pages: folio")):
             batch_open[agent] = False
-        elif (label.startswith("try_to_unmap_one") and label.endswith("(flush deferred)")
+        elif (label.startswith(("try_to_unmap_one", "try_to_migrate_one"))
+              and label.endswith("(flush deferred)")
               and not last.get(agent, "").startswith("arch_tlbbatch_add_pending")):
             translations += 1
             batches += not batch_open[agent]

@@ -19,11 +19,13 @@ RECLAIM = Workload("small-reclaim", "cpu 0 reclaims 6 of 8 pages while cpu 1 tou
                        "mm A", "  vma 0x400000 8 rw anon", "  populate 0x400000 8 write",
                        "cpu 0", *[f"  reclaim A {va}" for va in _pages(6)],
                        "cpu 1", *[f"  write A {va}" for va in _pages(8)[5:]]])
-#: The same after a fork: the parent and the child map every folio reclaim takes.
+#: The same after a fork: the parent and the child map every folio reclaim takes,
+#: clean and read-only (pages only read: LUF defers a dirty PTE's flush no more than
+#: set_tlb_ubc_flush_pending() would).
 RECLAIM_FORKED = Workload("small-reclaim-forked", "fork, then reclaim of shared pages",
                           "cpus=3", lambda rng: [
                               "mm P", "  vma 0x400000 8 rw anon",
-                              "  populate 0x400000 8 write", "mm C",
+                              "  populate 0x400000 8 read", "mm C",
                               "cpu 0", "  fork P C", *[f"  reclaim P {va}" for va in _pages(6)],
                               "cpu 1", *[f"  read P {va}" for va in _pages(8)[4:]],
                               "cpu 2", *[f"  read C {va}" for va in _pages(8)[4:]]])
@@ -68,8 +70,8 @@ def test_batched_reclaim_flushes_less_than_eager(reclaim_rows):
 
 
 def test_luf_defers_read_only_unmaps_past_the_run(reclaim_rows):
-    """After fork every mapping is read-only (COW), so LUF defers them all: fewer
-    flushes than batched, and what it saved is what it still defers."""
+    """Pages only read and shared by fork are mapped clean and read-only, so LUF defers
+    them all: fewer flushes than batched, and what it saved is what it still defers."""
     by = _by_policy(reclaim_rows, RECLAIM_FORKED)
     for arch in ("arm64", "x86"):
         luf, batched = by[arch, "luf"], by[arch, "batched"]

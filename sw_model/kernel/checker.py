@@ -5,12 +5,14 @@ A translation may outlive the PTE it came from — that is what TLBs do, until t
 — so the rule is not "the PTE maps it now" but: the page must still be in the lifetime
 in which this mm mapped it at this address (not freed, not freed and reused, not a page
 table); once an unmap of the address has returned, the old translation must be gone;
-and a write must not land in a clean page that no writable PTE maps (nothing would
-write it back). And the access must be one the VMA allows, unless the mprotect() or
-munmap() taking the permission away has not returned yet. Once a copy-on-write has
-repointed an address to a new page and a write to the new page has completed there, no
-access there may reach the old page: it would see the writes out of order (seed 003).
-And an access that keeps faulting after its faults were handled is stuck (liveness).
+a write must not land in a clean page that no writable PTE maps (nothing would
+write it back), nor in a MADV_FREE'd page without marking its PTE dirty, nor in a page
+after its copy (copy-on-write, migration) was taken for that mapping. And the access
+must be one the VMA allows, unless the mprotect() or munmap() taking the permission
+away has not returned yet. Once a copy-on-write has repointed an address to a new page
+and a write to the new page has completed there, no access there may reach the old
+page: it would see the writes out of order (seed 003). And an access that keeps faulting
+after its faults were handled is stuck (liveness).
 """
 from dataclasses import dataclass
 
@@ -44,9 +46,11 @@ class Violation:
 
 
 class SafetyChecker:
-    def __init__(self, allocator, returned, luf=None):
+    def __init__(self, allocator, returned, luf=None, lazyfree_write_lost=None):
         self.allocator = allocator
         self.luf = luf
+        # (mm, va, folio) -> whether a write to a MADV_FREE'd page just went unrecorded
+        self.lazyfree_write_lost = lazyfree_write_lost
         self.returned = returned          # (mm, start, end, step) of unmaps that returned
         self.violations = []
         self.cow = {}                     # (mm, page) -> _Cow: the last COW of that page
@@ -93,7 +97,13 @@ class SafetyChecker:
             kind = "stale-translation"
         elif self._reordered(folio, key, cow):
             kind = "cow-reorder"
-        elif write and not folio.dirty and not folio.writable_at:
+        elif write and (mm.name, va & ~0xFFF) in folio.copied_for:
+            kind = "write-after-copy"
+        elif write and not folio.dirty and (
+                # A MADV_FREE'd page keeps its writable PTEs: what keeps the write is
+                # the dirty bit it sets (a write racing with MADV_FREE may be lost).
+                self.lazyfree_write_lost(mm, va, folio) if folio.lazyfree is not None
+                else not folio.writable_at):
             kind = "write-to-clean"
         elif write and folio.kind == "anon" and len(folio.rmap) > 1 and not settling:
             kind = "cow-write"

@@ -1,6 +1,9 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
-from .pgtable import (mk_pte, pmd_trans_huge, pte_dirty, pte_mkpresent, pte_pa, pte_present,
-                      pte_protnone, pte_write)
+from .migrate import migration_entry_wait
+from .numa import do_numa_page
+from .pgtable import (is_migration_entry, mk_pte, pmd_trans_huge, pte_dirty, pte_pa,
+                      pte_present, pte_protnone, pte_uffd_wp, pte_write)
+from .userfaultfd import handle_userfault, uffd_wp_flush_before_copy
 
 
 def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
@@ -31,9 +34,13 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
         yield f"do_page_fault {va:#x}: SIGBUS (VM_PFNMAP)"
         return "SIGBUS"
     if pte_protnone(orig):
-        yield from _do_protnone(k, agent, va, ptep, orig)
+        yield from do_numa_page(k, agent, cpu, mm, va, ptep, orig)
+    elif is_migration_entry(orig):
+        yield from migration_entry_wait(k, ptep)
     elif not pte_present(orig):
         yield from _do_fault(k, agent, mm, vma, va, ptep, orig, write)
+    elif write and pte_uffd_wp(orig):
+        yield from handle_userfault(k, agent, mm, va, ptep)
     elif write and not pte_write(orig):
         yield from _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig)
     else:
@@ -77,13 +84,21 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     copy it (wp_page_copy): the old PTE is cleared and flushed (device TLBs too, by
     ptep_clear_flush_notify()) before the new one is set, so no CPU or device uses the
     old page after the copy."""
+    yield from uffd_wp_flush_before_copy(k, cpu, mm, va)
     old = k.allocator.folio_at(pte_pa(orig))
     # A shared file page is written in place (wp_page_shared()); an anonymous one only
-    # this mapping has is reused; anything else is copied.
+    # this mapping has, with no other reference, is reused; anything else is copied.
+    # A GUP pin forces the copy, as page_count() != 1 did from v5.8 (race 6's kernel);
+    # v6.10 reuses a pinned page it knows is exclusive (PageAnonExclusive, not modelled).
     reuse = old is not None and (vma.kind == "shared" or
-                                 old.kind == "anon" and old.mapcount == 1)
-    copy = None if reuse else k.allocator.alloc("anon")
-    if copy is not None:
+                                 old.kind == "anon" and old.mapcount == 1 and not old.pins)
+    copy, key = None, (mm.name, va & ~0xFFF)
+    marked = old is not None and key not in old.copied_for
+    if not reuse:
+        copy = k.allocator.alloc("anon")               # wp_page_copy(): cow_user_page()
+        if marked:
+            old.copied_for.add(key)
+        yield f"wp_page_copy {va:#x}: copied {pte_pa(orig):#x} to {copy.pa:#x}"
         page = va & ~0xFFF
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, page, page + 0x1000)
     ptl = k.pgtables.pte_lockptr(ptep)
@@ -92,6 +107,8 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         ptl.unlock(agent)
         if copy is not None:
             k.allocator.free(copy)
+            if marked:
+                old.copied_for.discard(key)
         yield f"do_wp_page {va:#x}: PTE changed, retry"
         if copy is not None:
             yield from k.mmu_notifier.invalidate_range_only_end(notified)
@@ -112,19 +129,11 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
     k.install_pte(mm, va, ptep, copy, mk_pte(copy.pa, write=True, dirty=True,
                                              exec=vma.may_exec))
     ptl.unlock(agent)
+    if old is not None:
+        # In the same step: the model's put is by mapcount, not a reference count, so
+        # a put after a yield could free the page again once it was reused.
+        k.put_folio(old)
     yield f"do_wp_page {va:#x}: copy {copy.pa:#x}"
     yield from k.mmu_notifier.invalidate_range_only_end(notified)
-    if old is not None:
-        k.put_folio(old)
     k.unmap_returned(mm, va, va + 0x1000)         # the old page is gone from this mapping
 
-
-def _do_protnone(k, agent, va, ptep, orig):
-    """A PROT_NONE PTE in a VMA that allows access again (after mprotect): make it
-    present, read-only; a write faults once more and upgrades it."""
-    ptl = k.pgtables.pte_lockptr(ptep)
-    yield from ptl.lock(agent)
-    if k.pgtables.ptep_get(ptep) == orig:
-        k.pgtables.set_pte_at(ptep, pte_mkpresent(orig))
-    ptl.unlock(agent)
-    yield f"handle_pte_fault {va:#x}: PROT_NONE PTE made present"

@@ -24,6 +24,10 @@ from .tlbflush_x86 import X86TLBFlush
 from .vmscan import reclaim, writeback
 from .vocabulary import FIXES
 from .zap import madvise_dontneed, munmap
+from .madvise_free import lazyfree_write_lost, madvise_free
+from .migrate import migrate
+from .numa import change_prot_numa
+from .userfaultfd import mwriteprotect_range
 
 #: Where the page-frame pool starts in physical memory.
 POOL_BASE = 0x10_0000
@@ -85,7 +89,10 @@ class Kernel:
         self.mms = {}
         self.page_cache = {}              # (file, page index) -> folio
         self.returned = []                # (mm name, start, end, step): unmaps that returned
-        self.checker = SafetyChecker(self.allocator, self.returned, self.luf)
+        self.madv_free_returned = []      # (mm name, start, end, step): MADV_FREEs returned
+        self.checker = SafetyChecker(self.allocator, self.returned, self.luf,
+                                     lambda mm, va, folio: lazyfree_write_lost(self, mm, va,
+                                                                               folio))
         self.evicted = {}                 # page-cache key -> the folio last removed from it
         self.stats = Counter()
         self.accesses = []
@@ -95,6 +102,8 @@ class Kernel:
         self.pins = {}                    # agent -> folios it pinned with GUP
         self._files = 0
         self.irqs = IrqsOff(backend)      # CPUs with interrupts off (GUP-fast)
+        self.numa_hinted = set()          # (mm name, page VA) made PROT_NONE by NUMA hinting
+        self.uffd_wp_registered = []      # (mm name, start, end) registered for uffd-wp
 
     # Address spaces.
     def create_mm(self, name):
@@ -361,6 +370,15 @@ class Kernel:
             return collapse_huge_page(self, agent, cpu, mm, args[1])
         if name == "hmm_range_fault":
             return hmm_range_fault(self, agent, mm, args[1], args[2])
+        if name == "migrate":
+            return migrate(self, agent, cpu, mm, args[1])
+        if name == "numa_hint":
+            return change_prot_numa(self, agent, cpu, mm, args[1], args[2])
+        if name in ("uffd_wp", "uffd_unprotect"):
+            return mwriteprotect_range(self, agent, cpu, mm, args[1], args[2],
+                                       enable_wp=name == "uffd_wp")
+        if name == "madvise_free":
+            return madvise_free(self, agent, cpu, mm, args[1], args[2])
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):

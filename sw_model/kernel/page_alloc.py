@@ -21,6 +21,10 @@ class Folio:
     writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
     removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
     luf_key: int = 0            # the LUF batch whose deferred flush still covers it
+    # (mm, page VA) mappings this folio's contents were copied for (copy-on-write,
+    # migration): the copy replaces it there, so a write through them is lost.
+    copied_for: set = field(default_factory=set)
+    lazyfree: int | None = None     # MADV_FREE: the step it was marked lazyfree
 
 
 class OutOfMemory(Exception):
@@ -84,6 +88,8 @@ class PageAllocator:
         folio.rmap = set()
         folio.writable_at = set()
         folio.removed_at = {}
+        folio.copied_for = set()
+        folio.lazyfree = None
         self.stats["allocated"] += 1
         return folio
 

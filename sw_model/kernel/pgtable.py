@@ -10,6 +10,10 @@ from .locks import SpinLock
 # mapping kept but made inaccessible: not valid to hardware, still a page to the kernel).
 PTE_SW_DIRTY = 1
 PTE_SW_PROT_NONE = 2
+# A migration entry (not valid; the address field holds the old page), and arm64's
+# PTE_UFFD_WP (a userfaultfd write-protected PTE).
+PTE_SW_MIGRATION = 4
+PTE_SW_UFFD_WP = 8
 
 
 def pte_index_address(table, va, level):
@@ -52,6 +56,35 @@ def pte_mkpresent(pte):
     """The reverse of pte_mkprotnone(): valid again, still read-only."""
     d = decode(pte)
     return DESCRIPTOR.pack(**d._replace(valid=1, sw=d.sw & ~PTE_SW_PROT_NONE)._asdict())
+
+
+def make_migration_entry(pte):
+    """make_{readable,writable}_migration_entry(): not valid, the old page's address
+    kept, with its write, dirty and uffd-wp state (a PROT_NONE PTE is readable)."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(valid=0, sw=(d.sw & ~PTE_SW_PROT_NONE)
+                                        | PTE_SW_MIGRATION)._asdict())
+
+
+def is_migration_entry(pte):
+    return not pte & 1 and bool(decode(pte).sw & PTE_SW_MIGRATION)
+
+
+def pte_uffd_wp(pte):
+    return bool(decode(pte).sw & PTE_SW_UFFD_WP)
+
+
+def pte_mkuffd_wp(pte):
+    """pte_mkuffd_wp(): write-protected, and marked so a write fault goes to userspace."""
+    d = decode(pte_wrprotect(pte))
+    return DESCRIPTOR.pack(**d._replace(sw=d.sw | PTE_SW_UFFD_WP)._asdict())
+
+
+def pte_clear_uffd_wp(pte):
+    """pte_clear_uffd_wp(): the mark goes, the PTE stays read-only (a write faults and
+    do_wp_page() makes it writable)."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(sw=d.sw & ~PTE_SW_UFFD_WP)._asdict())
 
 
 def pte_pa(pte):

@@ -1,7 +1,8 @@
 """Reverse-map walks (mm/rmap.c, v6.10): try_to_unmap() for reclaim with the batched
 unmap flush, folio_mkclean() for writeback, and flush_tlb_batched_pending()."""
 from .page_alloc import PAGE_SIZE
-from .pgtable import pte_dirty, pte_mkclean, pte_present, pte_write, pte_wrprotect
+from .pgtable import (pte_dirty, pte_mkclean, pte_present, pte_protnone, pte_write,
+                      pte_wrprotect)
 
 
 def flush_tlb_batched_pending(k, cpu, mm):
@@ -13,35 +14,65 @@ def flush_tlb_batched_pending(k, cpu, mm):
         mm.tlb_flush_batched = False
 
 
+def pte_accessible(k, mm, pte):
+    """pte_accessible(): a TLB may hold the PTE's translation — it is valid, or it is
+    PROT_NONE while a flush of the mm is still pending (the 2013 NUMA fix: a hinting
+    PTE's old writable entry may be cached until change_prot_numa() flushes)."""
+    return bool(pte_present(pte)) or (pte_protnone(pte) and mm.mm_tlb_flush_pending()
+                                      and k.fixes["numa_flush_pending"])
+
+
+def flush_cleared_pte(k, cpu, mm, va, folio, pte):
+    """The flush of a PTE try_to_unmap_one() or try_to_migrate_one() just cleared: none
+    if no TLB can hold it, deferred past the free (LUF, read-only), deferred to
+    try_to_unmap_flush() (set_tlb_ubc_flush_pending(), TTU_BATCH_FLUSH), or at once
+    (ptep_clear_flush()). Returns whether it was deferred."""
+    if not pte_accessible(k, mm, pte):
+        return False
+    # A dirty PTE counts as writable: a concurrent wrprotect (mprotect, uffd-wp) may
+    # still have its flush pending, leaving a writable TLB entry.
+    writable = pte_write(pte) or pte_dirty(pte)
+    if k.luf is not None and pte_present(pte) and not writable:
+        k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
+    elif k.reclaim in ("batched", "luf"):       # LUF batches its writable mappings
+        ubc = k.tlb_ubc(cpu)
+        yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
+        ubc.flush_required = True
+        ubc.writable |= bool(pte_dirty(pte))    # set_tlb_ubc_flush_pending()
+        mm.tlb_flush_batched = True
+    else:
+        yield from k.flush.flush_tlb_page(cpu, mm, va)
+        return False
+    return True
+
+
 def try_to_unmap(k, agent, cpu, folio):
-    """try_to_unmap() → try_to_unmap_one() per mapping. With the batched flush
-    (TTU_BATCH_FLUSH) the PTE is cleared and the flush deferred to
-    try_to_unmap_flush(); otherwise ptep_clear_flush()."""
-    batched = k.reclaim in ("batched", "luf")     # LUF batches its writable mappings
-    ubc = k.tlb_ubc(cpu)
+    """try_to_unmap() → try_to_unmap_one() per mapping: clear the PTE, flush it (or
+    defer the flush, flush_cleared_pte()). A lazyfree (MADV_FREE) folio found dirty
+    again gets its PTE back and is kept: returns False, else True."""
     for mm, va in sorted(folio.rmap):
         mm = k.mms[mm]
         pt = k.pgtables
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, va + PAGE_SIZE)
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get_and_clear(ptep)
-        if k.luf is not None and pte_present(pte) and not pte_write(pte):
-            k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
-        elif batched:
-            # set_tlb_ubc_flush_pending()
-            yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
-            ubc.flush_required = True
-            ubc.writable |= bool(pte_write(pte))
-            mm.tlb_flush_batched = True
-        else:
-            yield from k.flush.flush_tlb_page(cpu, mm, va)
-        k.unmap_folio(mm, va, folio, dirty=pte_present(pte) and pte_dirty(pte))
+        deferred = yield from flush_cleared_pte(k, cpu, mm, va, folio, pte)
+        dirty = pte_present(pte) and pte_dirty(pte)
+        if folio.lazyfree is not None and (dirty or folio.dirty):
+            pt.set_pte_at(ptep, pte)                     # redirtied: remap, swap-backed
+            folio.lazyfree = None
+            ptl.unlock(agent)
+            yield f"try_to_unmap_one {mm.name} {va:#x}: lazyfree folio redirtied, kept"
+            yield from k.mmu_notifier.invalidate_range_end(notified)
+            return False
+        k.unmap_folio(mm, va, folio, dirty=dirty)
         ptl.unlock(agent)
-        deferred = " (flush deferred)" if batched else ""
-        yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}{deferred}"
+        note = " (flush deferred)" if deferred else ""
+        yield f"try_to_unmap_one {mm.name} {va:#x}: ptep_get_and_clear = {pte:#x}{note}"
         # The page is freed after this (reclaim frees it once unmapped everywhere), so
         # the end's invalidate is in time: no notify inside the PTL (2017 rules).
         yield from k.mmu_notifier.invalidate_range_end(notified)
+    return True
 
 
 def try_to_unmap_flush(k, cpu):

@@ -24,14 +24,19 @@ def reclaim(k, agent, cpu, mm, va):
     yield f"shrink_folio_list: folio {folio.pa:#x}"
     if k.luf is not None:
         k.luf.start_batch(cpu)
-    yield from try_to_unmap(k, agent, cpu, folio)
+    unmapped = yield from try_to_unmap(k, agent, cpu, folio)
     if k.luf is not None:
         k.luf.end_batch(cpu)
+    if not unmapped:
+        yield f"shrink_folio_list: folio {folio.pa:#x} kept"
+        return
     if folio.dirty:
         yield from try_to_unmap_flush_dirty(k, cpu)
         folio.dirty = False                                # pageout(): written back
         yield f"pageout {folio.pa:#x}"
     yield from try_to_unmap_flush(k, cpu)
+    if folio.lazyfree is not None:
+        k.stats["lazyfree_discarded"] += 1                 # MADV_FREE: no pageout
     if folio.kind == "file":
         k.page_cache_remove(folio)                         # __remove_mapping()
     k.put_folio(folio)

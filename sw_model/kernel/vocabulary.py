@@ -38,6 +38,16 @@ CPU_OPERATIONS = {
                  "detach the PTE table, sync with GUP-fast, copy, install a PMD block"),
     "hmm_range_fault": (("mm", "va", "pages"), "hmm_range_fault() snapshot: a semi-locked "
                         "walk (mmap_lock read, no PTE lock) of the range's PFNs"),
+    "migrate": (("mm", "va"), "migrate_pages() of the anonymous folio at va: migration "
+                "entries, batched flush, copy, remove_migration_ptes(), old page freed"),
+    "numa_hint": (("mm", "va", "pages"), "change_prot_numa(): PROT_NONE hinting PTEs "
+                  "under an mmu_gather; a touch takes a NUMA fault that migrates the page"),
+    "uffd_wp": (("mm", "va", "pages"), "UFFDIO_WRITEPROTECT: mwriteprotect_range() under "
+                "mmap_lock read, flush deferred to tlb_finish_mmu()"),
+    "uffd_unprotect": (("mm", "va", "pages"), "UFFDIO_WRITEPROTECT without MODE_WP: the "
+                       "uffd-wp marks cleared (the PTEs stay read-only), waiters woken"),
+    "madvise_free": (("mm", "va", "pages"), "madvise(MADV_FREE): clean the PTEs and folios "
+                     "under an mmu_gather, mark them lazyfree; reclaim discards them"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -51,8 +61,9 @@ VIOLATIONS = {
     "stale-translation": "an access used a translation that an munmap() or madvise() "
                          "had already removed and returned from",
     "page-table-page": "a user access reached a page that holds page tables",
-    "write-to-clean": "a write reached a clean page that no writable PTE maps (the "
-                      "write is lost: nothing will write the page back)",
+    "write-to-clean": "a write reached a clean page that no writable PTE maps, or a "
+                      "MADV_FREE'd page without dirtying its PTE (the write is lost: "
+                      "nothing will write the page back)",
     "cow-write": "a write reached an anonymous page that copy-on-write shares with "
                  "another mapping (the other side sees it)",
     "luf-pte-rewrite": "LUF_DEBUG: the kernel rewrote a PTE whose flush LUF still defers",
@@ -70,6 +81,9 @@ VIOLATIONS = {
     "pinned-page-replaced": "the kernel replaced a page that GUP had pinned by a copy "
                             "(khugepaged collapse): what is written through the pin is "
                             "lost to the process",
+    "write-after-copy": "a write reached a page after its contents were copied for this "
+                        "mapping (copy-on-write, migration): the copy replacing it misses "
+                        "the write",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -97,6 +111,10 @@ FIXES = {
                   "tlb_remove_table_sync_one() (khugepaged, 2022)",
     "gup_pmd_recheck": "GUP-fast re-checks the PMD after grabbing the page and backs off "
                        "if the table was detached (2022)",
+    "numa_flush_pending": "pte_accessible() counts a PROT_NONE PTE as accessible while a "
+                          "flush of its mm is pending, so migration flushes it (2013)",
+    "uffd_wp_flush": "do_wp_page() flushes before copying on a uffd-wp VMA with a flush "
+                     "pending (2020)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
