@@ -83,6 +83,7 @@ class Kernel:
         self.in_flight = []
         self.pins = {}                    # agent -> folios it pinned with GUP
         self._files = 0
+        self.irqs_disabled = set()        # CPUs with interrupts off (irq_off)
 
     # Address spaces.
     def create_mm(self, name):
@@ -269,12 +270,11 @@ class Kernel:
         """A load, store or fetch: translate through the agent's TLB; a fault runs the
         page-fault handler (CPUs) or fails (devices, which do not fault pages in)."""
         is_cpu = agent_id[0] == "cpu"
-        if is_cpu:
-            mm.cpumask.add(agent_id[1])            # switch_mm(): this CPU caches mm now
+        ttbr = self.flush.user_ttbr(agent_id[1], mm) if is_cpu else mm.ttbr
         kind = "write" if write else "exec" if exec else "read"
         faults = 0
         while True:
-            t = self.backend.access(agent_id, va, mm.ttbr, write=write, exec=exec, el0=True)
+            t = self.backend.access(agent_id, va, ttbr, write=write, exec=exec, el0=True)
             self.stats["accesses"] += 1
             if t.fault is None:
                 outcome = AccessOutcome(agent, mm.name, va, write, t.pa, None, t.cycles,
@@ -333,8 +333,13 @@ class Kernel:
             return unpin_user_pages(self, agent)
         if name in ("irq_off", "irq_on"):
             return self._irqs(cpu, name == "irq_on")
+        if name == "switch_mm":
+            return self.flush.switch_mm(cpu, mm)
+        if name == "kthread":
+            return self.flush.enter_lazy_tlb(cpu)
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):
         self.backend.set_irqs(cpu, enabled)
+        (self.irqs_disabled.discard if enabled else self.irqs_disabled.add)(cpu)
         yield "local_irq_enable" if enabled else "local_irq_disable"

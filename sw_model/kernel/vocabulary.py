@@ -34,6 +34,10 @@ CPU_OPERATIONS = {
     "unpin": ((), "unpin_user_pages() of every page this CPU pinned"),
     "irq_off": ((), "local_irq_disable(): shootdowns to this CPU wait"),
     "irq_on": ((), "local_irq_enable()"),
+    "switch_mm": (("mm",), "the scheduler runs a thread of the mm: switch_mm_irqs_off() "
+                  "(x86: pick an ASID slot, flush it if stale; leave lazy TLB mode)"),
+    "kthread": ((), "a kernel thread runs on this CPU: enter_lazy_tlb() (x86: flushes of "
+                "the mm skip this CPU until it switches back)"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -71,6 +75,8 @@ FIXES = {
                     "(CVE-2018-18281)",
     "secondary_tlbs": "x86 TLB flushes also invalidate device TLBs through the mmu "
                       "notifier hook arch_invalidate_secondary_tlbs() (v6.6)",
+    "switch_mm_window": "x86 should_flush_tlb() sends the flush IPI to a CPU whose "
+                        "loaded_mm is LOADED_MM_SWITCHING (CVE-2025-37964)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
