@@ -231,10 +231,20 @@ def test_switching_back_to_an_up_to_date_slot_does_not_flush():
     assert out.stats["hw_tlb_fills"] == 2          # A's entry survived the trip to B
 
 
-def test_switch_mm_keeps_interrupts_off_and_restores_them():
-    out = run(TWO_MMS + "cpu 1\n  irq_off\n  switch_mm A\n  irq_on\n"
-              "cpu 0\n  switch_mm B")
-    assert not out.violations
+def test_a_flush_ipi_to_a_cpu_inside_switch_mm_flushes_the_slot_it_loads():
+    """The IPI is decided from the state after the switch: the new slot's PCID, and
+    the slot's generation moves up with it."""
+    k = kernel()
+    a = k.mms["A"]
+    steps = k.flush.switch_mm(1, a)
+    next(steps)                                   # loaded_mm = LOADED_MM_SWITCHING
+    state = k.flush.cs.cpu_tlbstate[1]
+    assert state.loaded_mm == LOADED_MM_SWITCHING and state.settled() == (a, 1)
+    a.tlb_gen += 1
+    inv, outcome = k.flush.flush_tlb_func(1, page(a, a.tlb_gen))
+    assert outcome == "partial" and inv.asid == pcid_tag(1, 1)
+    list(steps)
+    assert state.loaded_mm is a and state.ctxs[1].tlb_gen == a.tlb_gen
 
 
 @pytest.mark.parametrize("name, expect", [("x86_switch_mm_window", "clean"),

@@ -83,7 +83,6 @@ class Kernel:
         self.in_flight = []
         self.pins = {}                    # agent -> folios it pinned with GUP
         self._files = 0
-        self.irqs_disabled = set()        # CPUs with interrupts off (irq_off)
 
     # Address spaces.
     def create_mm(self, name):
@@ -341,5 +340,4 @@ class Kernel:
 
     def _irqs(self, cpu, enabled):
         self.backend.set_irqs(cpu, enabled)
-        (self.irqs_disabled.discard if enabled else self.irqs_disabled.add)(cpu)
         yield "local_irq_enable" if enabled else "local_irq_disable"

@@ -16,7 +16,7 @@ since each deferral bumps its mm's tlb_gen (tlbstate_x86.py); arm64 has no per-C
 flush state, so there LUF flushes every batch."""
 from dataclasses import dataclass, field
 
-from .sched import Blocked
+from .sched import Blocked, Deadlock, Scheduler
 
 
 @dataclass
@@ -99,5 +99,10 @@ class LUF:
         """luf_flush() from a path that cannot yield (inside one step): the waits for
         the hardware are run out here."""
         for out in self.luf_flush(why, upto):
-            while isinstance(out, Blocked) and not out.ready():
+            for _ in range(Scheduler.IDLE_LIMIT):
+                if not isinstance(out, Blocked) or out.ready():
+                    break
                 self.k.backend.idle(1)
+            else:
+                raise Deadlock(f"luf_flush ({why}) inside a step waits for {out.why}, "
+                               "which only another agent's step can end")

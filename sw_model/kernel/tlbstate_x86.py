@@ -87,14 +87,15 @@ class X86ContextSwitch:
         return asid, True
 
     def switch_mm_irqs_off(self, cpu, next):
-        """switch_mm() → switch_mm_irqs_off() to ``next`` (None: init_mm), with
-        interrupts off throughout; three steps when the mm changes: announce the
-        switch and pick the slot, load CR3 (flushing a stale slot), set loaded_mm."""
+        """switch_mm() → switch_mm_irqs_off() to ``next`` (None: init_mm); three steps
+        when the mm changes: announce the switch and pick the slot, load CR3 (flushing
+        a stale slot), set loaded_mm. Interrupts are off throughout in the kernel; the
+        model leaves the hardware's on, since a flush IPI is decided from the state
+        after the switch (TLBState.settled()) and flushes the PCID the switch loads:
+        taken early, it does what it would do after."""
         state = self.cpu_tlbstate[cpu]
         prev, prev_asid = state.loaded_mm, state.loaded_mm_asid
         was_lazy, state.is_lazy = state.is_lazy, False
-        irqs_were_on = cpu not in self.k.irqs_disabled
-        self.k.backend.set_irqs(cpu, False)                 # local_irq_save()
         name = next.name if next is not None else "init_mm"
         if prev is next:
             if not was_lazy or next is None:
@@ -109,7 +110,6 @@ class X86ContextSwitch:
                 label = f"switch_mm_irqs_off {name}: leaves lazy TLB mode, flushed " \
                         f"to tlb_gen {next.tlb_gen}"
             self.luf_caught_up(cpu)
-            self._irqs_restore(cpu, irqs_were_on)
             yield label
             return
         state.loaded_mm = LOADED_MM_SWITCHING
@@ -139,7 +139,6 @@ class X86ContextSwitch:
         # only now does loaded_mm say so (the CVE-2025-37964 window).
         state.loaded_mm, state.loaded_mm_asid, state.switching = next, new_asid, None
         self.luf_caught_up(cpu)
-        self._irqs_restore(cpu, irqs_were_on)
         yield f"switch_mm_irqs_off {name}: loaded_mm = {name}"
 
     def luf_caught_up(self, cpu):
@@ -152,10 +151,6 @@ class X86ContextSwitch:
                 not state.ipis_in_flight and \
                 (mm is None or state.ctxs[asid].tlb_gen == mm.tlb_gen):
             self.k.luf.arch_tlbbatch_update_done(cpu)
-
-    def _irqs_restore(self, cpu, irqs_were_on):
-        if irqs_were_on:
-            self.k.backend.set_irqs(cpu, True)              # local_irq_restore()
 
     def enter_lazy_tlb(self, cpu):
         """enter_lazy_tlb(): a kernel thread runs on the user mm's page tables; the
