@@ -15,6 +15,17 @@ def totals(result):
     return total
 
 
+def x86_line(t):
+    """What x86's flush_tlb_func() did on the targets, the IPIs should_flush_tlb()
+    skipped, and the context switches' flushes."""
+    return (f"  x86 flush_tlb_func: partial {t['x86_partial_flushes']}, full "
+            f"{t['x86_full_flushes']}, up to date {t['x86_flushes_up_to_date']}, not loaded "
+            f"{t['x86_cpumask_trimmed']}; IPIs {t['ipis']} (skipped: lazy "
+            f"{t['x86_ipis_skipped_lazy']}, other mm loaded {t['x86_ipis_skipped_not_loaded']}"
+            f"); switch_mm flushes {t['x86_switch_flushes']}, without flush "
+            f"{t['x86_switch_noflush']}, lazy catch-ups {t['x86_lazy_catchup_flushes']}")
+
+
 def summary(result, seconds=None):
     """The terminal report; with ``seconds`` (wall time of the runs), the throughput."""
     s = result.scenario
@@ -35,6 +46,12 @@ def summary(result, seconds=None):
         + f", syncs {t['hw_syncs']}, shootdowns {t['hw_shootdowns']}",
         f"  PTEs installed {t['ptes_installed']}, pages freed {t['pages_freed']}",
     ]
+    if s.system["arch"] == "x86":
+        lines.append(x86_line(t))
+    if s.system["reclaim"] == "luf":
+        lines.append(f"  LUF: batches flushed {t['luf_flushes']}, skipped (every CPU past "
+                     f"the key) {t['luf_flushes_skipped']}, CPUs skipped "
+                     f"{t['luf_cpus_skipped']}")
     if t["stuck_accesses"]:
         lines.append(f"  STUCK: {t['stuck_accesses']} access(es) still faulting after "
                      "every fault was handled (a liveness failure)")
@@ -74,6 +91,7 @@ def as_json(result):
         "scenario": s.name, "path": str(s.path), "system": s.system, "expect": s.expect,
         "met": result.met, "observed": result.violation_kinds or ["clean"],
         "totals": dict(totals(result)),
+        "x86": {k: v for k, v in totals(result).items() if k.startswith(("x86_", "ipi"))},
         "runs": [{
             "seed": r.seed, "cycles": r.cycles, "error": r.error, "stats": dict(r.stats),
             "violations": [dict(kind=v.kind, meaning=VIOLATIONS[v.kind], agent=v.agent,

@@ -298,12 +298,11 @@ class Kernel:
         page-fault handler (a device's through the IOMMU's I/O page-fault handler), then
         the access is retried."""
         is_cpu = agent_id[0] == "cpu"
-        if is_cpu:
-            mm.cpumask.add(agent_id[1])            # switch_mm(): this CPU caches mm now
+        ttbr = self.flush.user_ttbr(agent_id[1], mm) if is_cpu else mm.ttbr
         kind = "write" if write else "exec" if exec else "read"
         faults = 0
         while True:
-            t = self.backend.access(agent_id, va, mm.ttbr, write=write, exec=exec, el0=True)
+            t = self.backend.access(agent_id, va, ttbr, write=write, exec=exec, el0=True)
             self.stats["accesses"] += 1
             if t.fault is None:
                 outcome = AccessOutcome(agent, mm.name, va, write, t.pa, None, t.cycles,
@@ -379,6 +378,10 @@ class Kernel:
                                        enable_wp=name == "uffd_wp")
         if name == "madvise_free":
             return madvise_free(self, agent, cpu, mm, args[1], args[2])
+        if name == "switch_mm":
+            return self.flush.switch_mm(cpu, mm)
+        if name == "kthread":
+            return self.flush.enter_lazy_tlb(cpu)
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):

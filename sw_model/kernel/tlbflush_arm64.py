@@ -87,3 +87,18 @@ class Arm64TLBFlush:
         self._dsb(cpu)
         batch.discard(cpu)
         yield "arch_tlbbatch_flush (dsb)"
+
+    # The context switch: ASIDs are global on arm64 (rollover is not modelled).
+    def user_ttbr(self, cpu, mm):
+        """A thread of ``mm`` runs on this CPU: its TTBR0 (check_and_switch_context())."""
+        mm.cpumask.add(cpu)
+        return mm.ttbr
+
+    def switch_mm(self, cpu, mm):
+        """switch_mm() → check_and_switch_context(): the mm's ASID is valid: no flush."""
+        mm.cpumask.add(cpu)
+        yield f"switch_mm {mm.name}: asid {mm.asid}"
+
+    def enter_lazy_tlb(self, cpu):
+        """enter_lazy_tlb(): nothing on arm64."""
+        yield "enter_lazy_tlb"

@@ -48,6 +48,10 @@ CPU_OPERATIONS = {
                        "uffd-wp marks cleared (the PTEs stay read-only), waiters woken"),
     "madvise_free": (("mm", "va", "pages"), "madvise(MADV_FREE): clean the PTEs and folios "
                      "under an mmu_gather, mark them lazyfree; reclaim discards them"),
+    "switch_mm": (("mm",), "the scheduler runs a thread of the mm: switch_mm_irqs_off() "
+                  "(x86: pick an ASID slot, flush it if stale; leave lazy TLB mode)"),
+    "kthread": ((), "a kernel thread runs on this CPU: enter_lazy_tlb() (x86: flushes of "
+                "the mm skip this CPU until it switches back)"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -115,6 +119,8 @@ FIXES = {
                           "flush of its mm is pending, so migration flushes it (2013)",
     "uffd_wp_flush": "do_wp_page() flushes before copying on a uffd-wp VMA with a flush "
                      "pending (2020)",
+    "switch_mm_window": "x86 should_flush_tlb() sends the flush IPI to a CPU whose "
+                        "loaded_mm is LOADED_MM_SWITCHING (CVE-2025-37964)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
