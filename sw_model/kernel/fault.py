@@ -1,4 +1,5 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
+from .mthp import do_fault_mthp
 from .pgtable import (mk_pte, pte_dirty, pte_mkpresent, pte_pa, pte_present, pte_protnone,
                       pte_write)
 
@@ -42,6 +43,8 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
 def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
     """do_anonymous_page() / do_read_fault(): a new page (or the page-cache page),
     installed under the PTL if the PTE is still what the lockless read saw."""
+    if k.mthp and (yield from do_fault_mthp(k, agent, mm, vma, va, write)):
+        return
     folio = k.page_cache_lookup(mm, vma, va) if vma.file_backed else None
     new = folio is None
     if new:

@@ -18,7 +18,7 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
     yield f"gup_fast {va:#x}: ptep_get_lockless = {pte:#x}"
     folio = None
     if pte_present(pte) and (pte_write(pte) or not write):
-        folio = k.try_grab_folio(agent, mm, va, pte_pa(pte))
+        folio = k.try_grab_folio(pte_pa(pte))
         yield f"gup_fast {va:#x}: try_grab_folio " + \
             (f"{folio.pa:#x}" if folio is not None else "failed (page freed)")
         # ptep_get(): on arm64 with a contpte block's A/D bits, as the lockless read.
@@ -28,6 +28,9 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
             yield f"gup_fast {va:#x}: PTE changed, reference dropped"
     k.backend.set_irqs(cpu, True)                        # local_irq_restore()
     if folio is not None:
+        # The pin survived the re-check: the caller now reads or writes the page (a
+        # DMA, a copy), so that access is checked, as of the moment of the pin.
+        k.checker.check_access(agent, mm, va, folio.pa, write, k.step_index, False, False)
         k.pins.setdefault(agent, []).append(folio)
     k.stats["gup_pinned" if folio is not None else "gup_fallback"] += 1
     yield f"gup_fast {va:#x}: " + ("pinned" if folio is not None else "fall back to slow GUP")

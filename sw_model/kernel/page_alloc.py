@@ -21,6 +21,10 @@ class Folio:
     writable_at: set = field(default_factory=set)   # the subset whose PTE is writable
     removed_at: dict = field(default_factory=dict)  # (mm, page VA) -> step it was unmapped
     luf_key: int = 0            # the LUF batch whose deferred flush still covers it
+    # A write reached the page since it was last written back (pageout, writeback):
+    # dropping it clean loses that data (the checker's lost-dirty).
+    written: bool = False
+    head: object = None         # the first page of the large folio it belongs to, if any
 
 
 class OutOfMemory(Exception):
@@ -71,7 +75,10 @@ class PageAllocator:
                 index = -1
             elif index is None:
                 raise OutOfMemory("no free page frame below 4 GB for a page table")
-        folio = self.free_list.pop(index)
+        return self._prep_new_page(self.free_list.pop(index), kind)
+
+    def _prep_new_page(self, folio, kind):
+        """prep_new_page(): a frame leaves the free list for a new lifetime."""
         if self.on_reuse:
             self.on_reuse(folio)
         folio.kind = kind
@@ -82,8 +89,28 @@ class PageAllocator:
         folio.rmap = set()
         folio.writable_at = set()
         folio.removed_at = {}
+        folio.written = False
+        folio.head = None
         self.stats["allocated"] += 1
         return folio
+
+    def alloc_folio(self, kind, order):
+        """folio_alloc(order): 2**order free frames, physically contiguous and aligned to
+        their size (the lowest such run), as one folio of per-page ``Folio`` records whose
+        ``head`` is the first; None when no run is free (the caller falls back to order
+        0, as alloc_anon_folio() does). Not for PAE's two banks: mTHP here is arm64's."""
+        n = 1 << order
+        free = {id(f) for f in self.free_list}
+        for i in range(0, len(self.folios) - n + 1):
+            run = self.folios[i:i + n]
+            if run[0].pa % (n * PAGE_SIZE) == 0 and \
+                    run[-1].pa - run[0].pa == (n - 1) * PAGE_SIZE and \
+                    all(id(f) in free for f in run):
+                for folio in run:
+                    self.free_list.remove(folio)
+                    self._prep_new_page(folio, kind).head = run[0]
+                return run
+        return None
 
     def free(self, folio):
         """free_unref_folios()."""

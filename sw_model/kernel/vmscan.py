@@ -29,8 +29,10 @@ def reclaim(k, agent, cpu, mm, va):
         k.luf.end_batch(cpu)
     if folio.dirty:
         yield from try_to_unmap_flush_dirty(k, cpu)
-        folio.dirty = False                                # pageout(): written back
+        folio.dirty = folio.written = False                # pageout(): written back
         yield f"pageout {folio.pa:#x}"
+    else:
+        k.checker.dropped_clean(mm, va, folio, k.step_index)
     yield from try_to_unmap_flush(k, cpu)
     if folio.kind == "file":
         k.page_cache_remove(folio)                         # __remove_mapping()
@@ -45,5 +47,6 @@ def writeback(k, agent, cpu, mm, va):
         yield f"mkclean {mm.name} {va:#x}: nothing mapped"
         return
     yield from folio_mkclean(k, agent, cpu, folio)
+    folio.written &= not folio.dirty                       # a dirty folio is written out
     folio.dirty = False                                    # folio_clear_dirty_for_io()
     yield f"writeback {folio.pa:#x}: clean"

@@ -61,6 +61,8 @@ VIOLATIONS = {
                    "order: seed 003)",
     "stuck-access": "an access still faults after every fault it took was handled "
                     "(a liveness failure)",
+    "lost-dirty": "reclaim dropped a page clean although a write reached it since it "
+                  "was last written back (the written data is lost)",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -104,4 +106,7 @@ SYSTEM_SETTINGS = {
     # When the mmu notifier invalidates device TLBs: from the arch TLB flushes (v6.6),
     # or by the 2017 in-PTL rules of ->invalidate_range() (v4.15 to v6.5).
     "mmu_notifier": ("v6.6", ("v6.6", "v4.15")),
+    # arm64: anonymous faults and file read faults map 64 KB folios (mTHP) as contpte
+    # blocks where an aligned 64 KB fits the VMA and maps nothing yet.
+    "mthp": ("off", ("off", "on")),
 }
