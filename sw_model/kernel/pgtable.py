@@ -111,6 +111,7 @@ class PageTables:
         folio = self.allocator.alloc("pagetable")
         for addr in sorted(self.written.pop(folio.pa, ())):
             self.backend.write(addr, 0)
+            self.cont.discard(addr)
         return folio
 
     def free_table(self, folio):
