@@ -13,6 +13,7 @@ away has not returned yet. Once a copy-on-write has repointed an address to a ne
 and a write to the new page has completed there, no access there may reach the old
 page: it would see the writes out of order (seed 003). And an access that keeps faulting
 after its faults were handled is stuck (liveness).
+A page that a write reached since it was last written back must not be dropped clean.
 """
 from dataclasses import dataclass
 
@@ -110,6 +111,8 @@ class SafetyChecker:
         elif revoked:
             kind = "revoked-access"
         if kind is None:
+            if write and folio is not None:
+                folio.written = True
             if write and cow is not None and folio is cow.new and \
                     folio.generation == cow.new_gen:
                 cow.written = True
@@ -121,6 +124,12 @@ class SafetyChecker:
     def report(self, kind, mm, va, pa, step):
         """A violation seen in what the kernel does rather than in an access."""
         self.violations.append(Violation(kind, KERNEL, mm.name, va, pa, False, step))
+
+    def dropped_clean(self, mm, va, folio, step):
+        """shrink_folio_list() drops ``folio`` without writing it back (it is clean):
+        lost-dirty if a write reached it since it was last written back."""
+        if folio.written:
+            self.report("lost-dirty", mm, va, folio.pa, step)
 
     def stuck(self, agent, mm, va, write, step):
         """An access that faulted again after each of its faults was handled."""

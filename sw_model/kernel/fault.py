@@ -1,5 +1,6 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
 from .migrate import migration_entry_wait
+from .mthp import do_fault_mthp
 from .numa import do_numa_page
 from .pgtable import (is_migration_entry, mk_pte, pmd_trans_huge, pte_dirty, pte_pa,
                       pte_present, pte_protnone, pte_uffd_wp, pte_write)
@@ -55,6 +56,8 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
 def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
     """do_anonymous_page() / do_read_fault(): a new page (or the page-cache page),
     installed under the PTL if the PTE is still what the lockless read saw."""
+    if k.mthp and (yield from do_fault_mthp(k, agent, mm, vma, va, write)):
+        return
     folio = k.page_cache_lookup(mm, vma, va) if vma.file_backed else None
     new = folio is None
     if new:

@@ -32,7 +32,7 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
     folio = None
     if pte_present(pte) and (pte_write(pte) or not write):
         pa = pte_pa(pte) | (va & HPAGE_OFFSET_MASK if ptep is None else 0)
-        folio = k.try_grab_folio(agent, mm, va, pa)
+        folio = k.try_grab_folio(pa)
         yield f"gup_fast {va:#x}: try_grab_folio " + \
             (f"{folio.pa:#x}" if folio is not None else "failed (page freed)")
         # ptep_get() (on arm64 with a contpte block's A/D bits, as the lockless read); a
@@ -47,6 +47,9 @@ def gup_fast(k, agent, cpu, mm, va, write=False):
                 "reference dropped"
     k.irqs.set(cpu, True)                                # local_irq_restore()
     if folio is not None:
+        # The pin survived the re-check: the caller now reads or writes the page (a
+        # DMA, a copy), so that access is checked, as of the moment of the pin.
+        k.checker.check_access(agent, mm, va, folio.pa, write, k.step_index, False, False)
         k.pins.setdefault(agent, []).append(folio)
     k.stats["gup_pinned" if folio is not None else "gup_fallback"] += 1
     yield f"gup_fast {va:#x}: " + ("pinned" if folio is not None else "fall back to slow GUP")

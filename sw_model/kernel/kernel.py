@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .checker import SafetyChecker
+from .contpte import ContPTE
 from .fault import handle_mm_fault
 from .fork import fork
 from .gup import gup_fast, unpin_user_pages
@@ -71,7 +72,7 @@ class AccessOutcome:
 
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
-                 pae=False, device_tlb="broadcast", mmu_notifier="v6.6"):
+                 pae=False, device_tlb="broadcast", mmu_notifier="v6.6", mthp=False):
         self.backend = backend
         # x86 shootdowns are IPIs: nothing for a device TLB to snoop.
         self.device_tlb = device_tlb if arch == "arm64" else "notifier"
@@ -82,6 +83,8 @@ class Kernel:
                                        on_reuse=self._luf_reuse if self.luf else None,
                                        highmem=pae)
         self.pgtables = PageTables(backend, self.allocator)
+        self.pgtables.contpte = ContPTE(self) if arch == "arm64" else None
+        self.mthp = mthp                    # 64 KB mTHP faults (contpte blocks)
         self.flush = FLUSH_POLICIES[arch](self)
         self.reclaim = reclaim
         self.fixes = {name: True for name in FIXES}
@@ -253,13 +256,13 @@ class Kernel:
         translations from now on."""
         self.returned.append((mm.name, start, end, self.step_index))
 
-    def try_grab_folio(self, agent, mm, va, pa):
+    def try_grab_folio(self, pa):
         """try_grab_folio(): a reference, unless the page is already free (its refcount
-        is zero). The grab reads the page like an access does, so it is checked."""
+        is zero). Only the page's refcount is touched, not its data: a grab the re-check
+        then drops is harmless whatever page it names."""
         folio = self.allocator.folio_at(pa)
         if folio is None or folio.kind == "free":
             return None
-        self.checker.check_access(agent, mm, va, pa, False, self.step_index, False, False)
         folio.pins += 1
         return folio
 

@@ -33,6 +33,7 @@ def madvise_free(k, agent, cpu, mm, va, pages):
         folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
         if folio is not None and folio.kind == "anon" and folio.mapcount == 1:
             folio.dirty = False
+            folio.written = False          # its data is disposable now: no lost-dirty
             if pte_dirty(pte):
                 k.pte_changed(mm, page, folio, pte_mkclean(pt.ptep_modify(ptep, pte_mkclean)))
                 tlb.tlb_remove_tlb_entry(page)

@@ -25,6 +25,10 @@ class Folio:
     # migration): the copy replaces it there, so a write through them is lost.
     copied_for: set = field(default_factory=set)
     lazyfree: int | None = None     # MADV_FREE: the step it was marked lazyfree
+    # A write reached the page since it was last written back (pageout, writeback):
+    # dropping it clean loses that data (the checker's lost-dirty).
+    written: bool = False
+    head: object = None         # the first page of the large folio it belongs to, if any
 
 
 class OutOfMemory(Exception):
@@ -90,8 +94,28 @@ class PageAllocator:
         folio.removed_at = {}
         folio.copied_for = set()
         folio.lazyfree = None
+        folio.written = False
+        folio.head = None
         self.stats["allocated"] += 1
         return folio
+
+    def alloc_folio(self, kind, order):
+        """folio_alloc(order): 2**order free frames, physically contiguous and aligned to
+        their size (the lowest such run), as one folio of per-page ``Folio`` records whose
+        ``head`` is the first; None when no run is free (the caller falls back to order
+        0, as alloc_anon_folio() does). Not for PAE's two banks: mTHP here is arm64's."""
+        n = 1 << order
+        free = {id(f) for f in self.free_list}
+        for i in range(0, len(self.folios) - n + 1):
+            run = self.folios[i:i + n]
+            if run[0].pa % (n * PAGE_SIZE) == 0 and \
+                    run[-1].pa - run[0].pa == (n - 1) * PAGE_SIZE and \
+                    all(id(f) in free for f in run):
+                for folio in run:
+                    self.free_list.remove(folio)
+                    self._prep_new_page(folio, kind).head = run[0]
+                return run
+        return None
 
     def free(self, folio):
         """free_unref_folios()."""

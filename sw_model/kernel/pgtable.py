@@ -124,18 +124,37 @@ class PageTables:
         # writing back just those, which is what a memset would change.
         self.written = {}
         self.ptl = {}                       # PTE table address -> SpinLock
+        self.table_va = {}                  # PTE table -> (pgd, VA its first entry maps)
+        # PTEs holding a valid PTE_CONT entry: the hardware never changes that bit, so
+        # this record is exact, and checking it costs no memory read.
+        self.cont = set()
+        self.contpte = None                 # arm64's contpte wrappers (contpte.ContPTE)
 
     def write(self, addr, value):
         self.backend.write(addr, value)
+        self._track_cont(addr, value)
         table = addr & ~0xFFF
         if value:
             self.written.setdefault(table, set()).add(addr)
+
+    def _track_cont(self, ptep, value):
+        if value & 1 and decode(value).contiguous:
+            self.cont.add(ptep)
+        else:
+            self.cont.discard(ptep)
+
+    def contpte_try_unfold(self, ptep):
+        """contpte_try_unfold(), which arm64's public PTE setters call before changing
+        an entry: a contpte block becomes 16 plain entries first."""
+        if ptep in self.cont and self.contpte is not None:
+            self.contpte.contpte_try_unfold(ptep)
 
     def alloc_table(self):
         """pte_alloc_one() and friends: a zeroed table page."""
         folio = self.allocator.alloc("pagetable")
         for addr in sorted(self.written.pop(folio.pa, ())):
             self.backend.write(addr, 0)
+            self.cont.discard(addr)
         return folio
 
     def free_table(self, folio):
@@ -166,6 +185,7 @@ class PageTables:
                 self.write(addr, encode_table(table))
             else:
                 return None
+        self.table_va[table] = (root, va & ~0x1FFFFF)
         return pte_index_address(table, va, 3)
 
     def pte_offset_map_lock(self, agent, root, va):
@@ -185,23 +205,36 @@ class PageTables:
     ptep_get_lockless = ptep_get
 
     def set_pte_at(self, ptep, pte):
+        """set_pte_at(): on arm64 it unfolds a contpte block the entry is in, and
+        setting the last entry of a block may fold it (contpte_try_fold())."""
+        self.contpte_try_unfold(ptep)
         self.write(ptep, pte)
+        if self.contpte is not None:
+            self.contpte.contpte_try_fold(ptep, pte)
 
     def ptep_get_and_clear(self, ptep):
         """ptep_get_and_clear(): an atomic exchange, so a hardware dirty update racing
         with it is either in the returned value or fails its compare-and-swap."""
+        self.contpte_try_unfold(ptep)
+        return self._ptep_get_and_clear(ptep)
+
+    def _ptep_get_and_clear(self, ptep):
+        """arm64's __ptep_get_and_clear(): the exchange alone, no contpte handling."""
         while True:
             old = self.backend.read(ptep)
             if self.backend.cas(ptep, old, 0) == old:
+                self.cont.discard(ptep)
                 return old
 
     def ptep_modify(self, ptep, change):
         """Atomically replace the PTE by ``change(old)`` (ptep_modify_prot_start/commit,
         ptep_set_wrprotect); returns the old value."""
+        self.contpte_try_unfold(ptep)
         while True:
             old = self.backend.read(ptep)
             new = change(old)
             if self.backend.cas(ptep, old, new) == old:
+                self._track_cont(ptep, new)
                 if new:
                     self.written.setdefault(ptep & ~0xFFF, set()).add(ptep)
                 return old

@@ -1,5 +1,6 @@
 """Reverse-map walks (mm/rmap.c, v6.10): try_to_unmap() for reclaim with the batched
 unmap flush, folio_mkclean() for writeback, and flush_tlb_batched_pending()."""
+from .contpte import contpte_ptep_get
 from .page_alloc import PAGE_SIZE
 from .pgtable import (pte_dirty, pte_mkclean, pte_present, pte_protnone, pte_write,
                       pte_wrprotect)
@@ -104,7 +105,7 @@ def folio_mkclean(k, agent, cpu, folio):
         mm = k.mms[mm]
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, va + PAGE_SIZE)
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
-        pte = pt.ptep_get(ptep)
+        pte = contpte_ptep_get(k, ptep)           # ptep_get(): a block's A/D bits
         if not pte_dirty(pte) and not pte_write(pte):
             ptl.unlock(agent)
             yield f"page_vma_mkclean_one {mm.name} {va:#x}: clean and read-only, skipped"

@@ -90,7 +90,7 @@ def run_once(scenario, seed=None, backend="golden"):
                     frames=system["frames"], device_tlb=system["device_tlb"],
                     mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())},
-                    pae=system.get("pae") == "on")
+                    pae=system.get("pae") == "on", mthp=system.get("mthp") == "on")
     for spec in scenario.mms.values():
         mm = kernel.create_mm(spec.name)
         for vma in spec.vmas:

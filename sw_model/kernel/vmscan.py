@@ -32,8 +32,10 @@ def reclaim(k, agent, cpu, mm, va):
         return
     if folio.dirty:
         yield from try_to_unmap_flush_dirty(k, cpu)
-        folio.dirty = False                                # pageout(): written back
+        folio.dirty = folio.written = False                # pageout(): written back
         yield f"pageout {folio.pa:#x}"
+    else:
+        k.checker.dropped_clean(mm, va, folio, k.step_index)
     yield from try_to_unmap_flush(k, cpu)
     if folio.lazyfree is not None:
         k.stats["lazyfree_discarded"] += 1                 # MADV_FREE: no pageout
@@ -50,5 +52,6 @@ def writeback(k, agent, cpu, mm, va):
         yield f"mkclean {mm.name} {va:#x}: nothing mapped"
         return
     yield from folio_mkclean(k, agent, cpu, folio)
+    folio.written &= not folio.dirty                       # a dirty folio is written out
     folio.dirty = False                                    # folio_clear_dirty_for_io()
     yield f"writeback {folio.pa:#x}: clean"

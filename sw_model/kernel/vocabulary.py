@@ -88,6 +88,8 @@ VIOLATIONS = {
     "write-after-copy": "a write reached a page after its contents were copied for this "
                         "mapping (copy-on-write, migration): the copy replacing it misses "
                         "the write",
+    "lost-dirty": "reclaim dropped a page clean although a write reached it since it "
+                  "was last written back (the written data is lost)",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -142,4 +144,7 @@ SYSTEM_SETTINGS = {
     # When the mmu notifier invalidates device TLBs: from the arch TLB flushes (v6.6),
     # or by the 2017 in-PTL rules of ->invalidate_range() (v4.15 to v6.5).
     "mmu_notifier": ("v6.6", ("v6.6", "v4.15")),
+    # arm64: anonymous faults and file read faults map 64 KB folios (mTHP) as contpte
+    # blocks where an aligned 64 KB fits the VMA and maps nothing yet.
+    "mthp": ("off", ("off", "on")),
 }
