@@ -51,6 +51,12 @@ class MMURef:
     def req_ready(self):
         return self.state == MMUState.IDLE
 
+    @property
+    def still(self):
+        """Whether a cycle with no request and no invalidate would keep every register:
+        no walk under way and no one-cycle output to end."""
+        return self.state == MMUState.IDLE and self.resp is None and not self.tlb.inv_ack
+
     def outputs(self):
         """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid, tlb_rr):
         the ports, then the TLB's valid bits and round-robin pointer."""

@@ -67,8 +67,15 @@ class SystemRef:
         # broadcast first, its mailbox when interrupts allow; the acknowledgement goes
         # back to whichever it came from.
         take_ipi = ipi_valid & inp.irq_enable & ~tgt_valid
+        # The MMUs to tick. Any other is still (``MMURef.still``) and gets no request and no
+        # invalidate: it would keep every register, and it has no acknowledgement and no
+        # memory request to give, so it is left alone.
+        delivered = tgt_valid | take_ipi
+        ticked = [(j, mmu, req) for j, (mmu, req)
+                  in enumerate(zip(self.walkers, inp.cpu_req + inp.dev_req))
+                  if req is not None or delivered >> j & 1 or not mmu.still]
         acks = 0
-        for j, mmu in enumerate(self.walkers):
+        for j, mmu, _ in ticked:
             acks |= mmu.tlb.inv_ack << j
         fin = FabricInputs(fabric.sources)
         fin.src_valid, fin.src_payload = inp.src_valid, inp.src_payload
@@ -83,16 +90,16 @@ class SystemRef:
         ain = ArbiterInputs(arbiter.requesters)
         ain.req_valid = int(self.host_full)
         ain.req_payload[0] = self.host_buffer
-        for k, mmu in enumerate(self.walkers, start=1):
+        for j, mmu, _ in ticked:
             request = mmu.walker.mem_request
             if request is not None:
-                ain.req_valid |= 1 << k
-                ain.req_payload[k] = request
+                ain.req_valid |= 1 << (j + 1)
+                ain.req_payload[j + 1] = request
         ain.mem_ready, ain.mem_resp_valid, ain.mem_resp = \
             inp.mem_req_ready, inp.mem_resp_valid, inp.mem_resp
         ready, resp, _, _ = arbiter.outputs(ain)
 
-        for j, (mmu, req) in enumerate(zip(self.walkers, inp.cpu_req + inp.dev_req)):
+        for j, mmu, req in ticked:
             mi = MMUInputs()
             mi.req_valid, mi.req = int(req is not None), req
             if tgt_valid >> j & 1:
