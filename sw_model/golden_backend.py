@@ -21,7 +21,6 @@ from collections import Counter
 
 from hdl.descriptor import FaultKind
 from hdl.fabric import GEN_BITS, FabricOp, FabricRequest
-from hdl.mmu import MMUState
 from hdl.ports import AccessRequest, AccessResponse, InvalidateOp
 from sim.memory_port import MEM_REQUEST, MemoryPort
 
@@ -36,7 +35,6 @@ FABRIC_REQUEST = Codec(FabricRequest)
 SYNC = FABRIC_REQUEST.pack(kind=FabricOp.SYNC.value)
 RANGE_OPS = (InvalidateOp.RVAE1, InvalidateOp.RVAAE1)
 PAGE_NUMBERS = 1 << 36            # the fabric names VA[47:12]
-IDLE = MMUState.IDLE
 
 
 def invalidate_request(inv):
@@ -79,7 +77,6 @@ class GoldenBackend(Platform):
         self._inp = SystemInputs(cpus, devices)
         self._inp.mem_req_ready = 1               # the memory takes a request at once
         self._inp.irq_enable = (1 << cpus) - 1
-        self._mmus = self.system.walkers
         self._fabric = self.system.fabric
         self._cycles = 0
         self._sd_buffered = {}                    # source -> ticket in its buffer
@@ -238,9 +235,8 @@ class GoldenBackend(Platform):
                 or system.host_mem_resp is not None or system.from_ipi or f.done or f.busy
                 or f.sd_send != f.sd_wait or f.sd_send & self._inp.irq_enable):
             return False
-        for mmu in self._mmus:
-            if mmu.state != IDLE or mmu.resp is not None or mmu.tlb.inv_ack:
-                return False
+        if system.awake:                          # an MMU is not still
+            return False
         if f.pending and f.grant() is not None:
             return False
         return f.completed_gen >= min(f.max_done_gen, f.lowest_pending_gen() - 1)

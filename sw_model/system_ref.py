@@ -40,6 +40,7 @@ class SystemRef:
         self.host_buffer = 0
         self.host_mem_resp = None
         self.from_ipi = 0
+        self.awake = 0            # bit j: MMU j was not still after its last tick
 
     def mem_request(self):
         """The request offered to memory (packed), or None."""
@@ -67,13 +68,15 @@ class SystemRef:
         # broadcast first, its mailbox when interrupts allow; the acknowledgement goes
         # back to whichever it came from.
         take_ipi = ipi_valid & inp.irq_enable & ~tgt_valid
-        # The MMUs to tick. Any other is still (``MMURef.still``) and gets no request and no
-        # invalidate: it would keep every register, and it has no acknowledgement and no
-        # memory request to give, so it is left alone.
-        delivered = tgt_valid | take_ipi
-        ticked = [(j, mmu, req) for j, (mmu, req)
-                  in enumerate(zip(self.walkers, inp.cpu_req + inp.dev_req))
-                  if req is not None or delivered >> j & 1 or not mmu.still]
+        # The MMUs to tick: those awake, and those given a request or an invalidate. The
+        # others are still (``MMURef.still``): a tick would keep their every register, and
+        # they have no acknowledgement and no memory request to give.
+        requests = inp.cpu_req + inp.dev_req
+        moving = self.awake | tgt_valid | take_ipi
+        ticked = []
+        if moving or any(requests):                 # a request is a non-empty tuple
+            ticked = [(j, mmu, req) for j, (mmu, req) in enumerate(zip(self.walkers, requests))
+                      if req is not None or moving >> j & 1]
         acks = 0
         for j, mmu, _ in ticked:
             acks |= mmu.tlb.inv_ack << j
@@ -99,6 +102,7 @@ class SystemRef:
             inp.mem_req_ready, inp.mem_resp_valid, inp.mem_resp
         ready, resp, _, _ = arbiter.outputs(ain)
 
+        awake = 0
         for j, mmu, req in ticked:
             mi = MMUInputs()
             mi.req_valid, mi.req = int(req is not None), req
@@ -109,6 +113,8 @@ class SystemRef:
             mi.mem_req_ready = ready >> (j + 1) & 1
             mi.mem_resp_valid, mi.mem_resp = resp >> (j + 1) & 1, inp.mem_resp
             mmu.tick(mi)
+            awake |= (not mmu.still) << j
+        self.awake = awake
 
         if inp.host_mem_valid and not self.host_full:
             self.host_buffer, self.host_full = inp.host_mem, True
