@@ -20,6 +20,11 @@ ACCESS_RESPONSE = Codec(AccessResponse)
 BUGS = ("stale_walk_installs",)
 
 
+def answer(pa=0, fault=FaultKind.NONE, level=0):
+    """The packed AccessResponse."""
+    return ACCESS_RESPONSE.pack(pa=pa, fault=fault.value, level=level)
+
+
 class MMUInputs:
     """The inputs of one cycle. ``req`` and ``inv`` are decoded payloads (namespaces of
     AccessRequest / InvalidateRequest fields)."""
@@ -86,9 +91,6 @@ class MMURef:
         start = None                 # walk request to start this cycle
         fill = fill_index = None
         state = self.state
-
-        def answer(pa=0, fault=FaultKind.NONE, level=0):
-            return ACCESS_RESPONSE.pack(pa=pa, fault=fault.value, level=level)
 
         if state == MMUState.IDLE and inp.req_valid:
             req = inp.req
