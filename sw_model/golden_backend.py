@@ -8,11 +8,12 @@ moving, e.g. a source's buffer holds a shootdown that waits for CPUs with interr
 off) raises RuntimeError instead of hanging.
 
 Whether an operation has done what it promises is read from the system's outputs (each
-wait reads the one port it waits on, not every output every cycle), with one exception: when a shootdown completes. Its ``done`` pulse is ORed with its source's
-invalidate and sync completions, so a shootdown that completes in the same cycle as one
-of those is invisible on ``done``; this backend reads the fabric's shootdown register
-instead (the RTL backend needs that bit as an output). The ``tlb_fills`` counter looks
-into the agent's TLB.
+wait reads the one port it waits on, not every output every cycle), with one exception:
+when a shootdown completes. Its ``done`` pulse is ORed with its source's invalidate and
+sync completions, so a shootdown that completes in the same cycle as one of those is
+invisible on ``done``; this backend reads the fabric's shootdown register instead (the
+RTL backend needs that bit as an output). The ``tlb_fills`` counter looks into the
+agent's TLB.
 
 When nothing is moving, ``idle`` skips the remaining cycles at once: a cycle then changes
 no state (see ``_quiescent``), so skipping is exact.

@@ -89,7 +89,7 @@ class SystemRef:
         broadcast_inv = INVALIDATE.unpack(tgt_inv) if tgt_valid else None
         shootdown_inv = INVALIDATE.unpack(ipi_inv) if take_ipi else None
 
-        # Memory: the host's buffered request, then every walker's.
+        # Memory: the host's buffered request, then every walker's (a still MMU has none).
         ain = ArbiterInputs(arbiter.requesters)
         ain.req_valid = int(self.host_full)
         ain.req_payload[0] = self.host_buffer
