@@ -34,6 +34,8 @@ class ArbiterRef:
         return ready, resp, int(self.offering), payload
 
     def grant(self, req_valid):
+        if not req_valid:
+            return None
         for offset in range(self.requesters):
             i = (self.rr + offset) % self.requesters
             if req_valid >> i & 1:
@@ -41,9 +43,9 @@ class ArbiterRef:
         return None
 
     def tick(self, inp):
-        grant = self.grant(inp.req_valid)
         busy, offering = self.busy, self.offering
-        if not busy and grant is not None:
+        grant = None if busy else self.grant(inp.req_valid)     # a busy arbiter grants none
+        if grant is not None:
             self.busy = self.offering = True
             self.owner = grant
             self.rr = 0 if grant == self.requesters - 1 else grant + 1

@@ -79,6 +79,12 @@ class FabricRef:
         return min(lowest, default=1 << 32)
 
     def tick(self, inp):
+        if not (self.pending or inp.src_valid or self.busy or self.sd_wait or self.sd_send):
+            # Nothing buffered, arriving or in flight: only ``done`` ends, and with nothing
+            # pending the completed generation catches up with the highest one done.
+            self.completed_gen = max(self.completed_gen, self.max_done_gen)
+            self.done = 0
+            return
         cpu_mask = (1 << self.cpus) - 1
         all_mask = (1 << self.targets) - 1
         # The completed generation moves up to what completed, below what is pending.

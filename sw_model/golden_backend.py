@@ -7,12 +7,13 @@ the interrupt enables the caller set. A wait that can never end (the system has 
 moving, e.g. a source's buffer holds a shootdown that waits for CPUs with interrupts
 off) raises RuntimeError instead of hanging.
 
-Whether an operation has done what it promises is read from the system's outputs, with
-one exception: when a shootdown completes. Its ``done`` pulse is ORed with its source's
-invalidate and sync completions, so a shootdown that completes in the same cycle as one
-of those is invisible on ``done``; this backend reads the fabric's shootdown register
-instead (the RTL backend needs that bit as an output). The ``tlb_fills`` counter looks
-into the agent's TLB.
+Whether an operation has done what it promises is read from the system's outputs (each
+wait reads the one port it waits on, not every output every cycle), with one exception:
+when a shootdown completes. Its ``done`` pulse is ORed with its source's invalidate and
+sync completions, so a shootdown that completes in the same cycle as one of those is
+invisible on ``done``; this backend reads the fabric's shootdown register instead (the
+RTL backend needs that bit as an output). The ``tlb_fills`` counter looks into the
+agent's TLB.
 
 When nothing is moving, ``idle`` skips the remaining cycles at once: a cycle then changes
 no state (see ``_quiescent``), so skipping is exact.
@@ -21,7 +22,6 @@ from collections import Counter
 
 from hdl.descriptor import FaultKind
 from hdl.fabric import GEN_BITS, FabricOp, FabricRequest
-from hdl.mmu import MMUState
 from hdl.ports import AccessRequest, AccessResponse, InvalidateOp
 from sim.memory_port import MEM_REQUEST, MemoryPort
 
@@ -36,9 +36,6 @@ FABRIC_REQUEST = Codec(FabricRequest)
 SYNC = FABRIC_REQUEST.pack(kind=FabricOp.SYNC.value)
 RANGE_OPS = (InvalidateOp.RVAE1, InvalidateOp.RVAAE1)
 PAGE_NUMBERS = 1 << 36            # the fabric names VA[47:12]
-IDLE = MMUState.IDLE
-# Outputs of SystemRef.outputs(), by position.
-CPU_PORTS, DEV_PORTS, SRC_READY, _, HOST_READY, HOST_RESP, MEM_REQ, GEN = range(8)
 
 
 def invalidate_request(inv):
@@ -81,10 +78,8 @@ class GoldenBackend(Platform):
         self._inp = SystemInputs(cpus, devices)
         self._inp.mem_req_ready = 1               # the memory takes a request at once
         self._inp.irq_enable = (1 << cpus) - 1
-        self._mmus = self.system.walkers
         self._fabric = self.system.fabric
         self._cycles = 0
-        self._out = self.system.outputs()         # the outputs of cycle ``_cycles``
         self._sd_buffered = {}                    # source -> ticket in its buffer
         self._sd_flight = None                    # ticket the fabric is delivering
         self._sd_pending = set()                  # tickets not complete
@@ -128,7 +123,7 @@ class GoldenBackend(Platform):
         self._offer(i, SYNC, what)
         self._stats["syncs"] += 1
         # A sync completes as the fabric takes it from the buffer: done pulses then.
-        self._until(lambda: self._out[SRC_READY] >> i & 1, what)
+        self._until(lambda: self._src_ready() >> i & 1, what)
 
     def shootdown(self, source, cpus, inv, gen=None):
         i = self._source(source)
@@ -157,7 +152,7 @@ class GoldenBackend(Platform):
         return ticket not in self._sd_pending
 
     def completed_gen(self):
-        return self._out[GEN]
+        return self._fabric.completed_gen
 
     def set_irqs(self, cpu, enabled):
         bit = 1 << self._cpu(cpu)
@@ -166,21 +161,21 @@ class GoldenBackend(Platform):
 
     # Agents.
     def access(self, agent, va, ttbr, *, write=False, exec=False, el0=True):
-        ports, out, k = self._agent(agent)
+        ports, k, mmu = self._agent(agent)
         _check_word("VA", va)
         _check_word("TTBR", ttbr)
         req = ACCESS.unpack(ACCESS.pack(va=va, ttbr=ttbr, write=int(bool(write)),
                                         exec=int(bool(exec)), el0=int(bool(el0))))
         what = f"access by {agent!r}"
-        self._until(lambda: self._out[out][k][0], what)
-        tlb = self._mmus[k if out == CPU_PORTS else self.cpus + k].tlb
+        self._until(lambda: mmu.req_ready, what)
+        tlb = mmu.tlb
         before = tlb.store[:]
         ports[k] = req
         self._tick()
         ports[k] = None
         start = self._cycles - 1
-        self._until(lambda: self._out[out][k][1] is not None, what)
-        resp = RESPONSE.unpack(self._out[out][k][1])
+        self._until(lambda: mmu.resp is not None, what)
+        resp = RESPONSE.unpack(mmu.resp)
         cycles = self._cycles - start
         stats = self._stats
         stats["accesses"] += 1
@@ -203,15 +198,15 @@ class GoldenBackend(Platform):
     # The clock.
     def _tick(self):
         """Run the current cycle with the held inputs, answering memory."""
-        inp, port, cycle, out = self._inp, self._port, self._cycles, self._out
+        inp, port, cycle, system = self._inp, self._port, self._cycles, self.system
         port.respond(cycle, inp)
-        if out[MEM_REQ] is not None:
-            port.accept(cycle, out[MEM_REQ], self._latency)
-        self.system.tick(inp)
+        mem_req = system.mem_request()
+        if mem_req is not None:
+            port.accept(cycle, mem_req, self._latency)
+        system.tick(inp)
         self._cycles = cycle + 1
-        self._out = out = self.system.outputs()
         if self._sd_buffered or self._sd_flight is not None:
-            self._track_shootdowns(out[SRC_READY])
+            self._track_shootdowns(self._src_ready())
 
     def _track_shootdowns(self, src_ready):
         # A source's buffer empties when the fabric takes its request, one per cycle.
@@ -223,6 +218,10 @@ class GoldenBackend(Platform):
         if self._sd_flight is not None and not self._fabric.sd_wait:
             self._sd_pending.discard(self._sd_flight)
             self._sd_flight = None
+
+    def _src_ready(self):
+        """The fabric sources' ready bits (the system's ``src_ready`` output)."""
+        return self._fabric.outputs()[0]
 
     def _until(self, condition, what):
         while not condition():
@@ -237,9 +236,8 @@ class GoldenBackend(Platform):
                 or system.host_mem_resp is not None or system.from_ipi or f.done or f.busy
                 or f.sd_send != f.sd_wait or f.sd_send & self._inp.irq_enable):
             return False
-        for mmu in self._mmus:
-            if mmu.state != IDLE or mmu.resp is not None or mmu.tlb.inv_ack:
-                return False
+        if system.awake:                          # an MMU is not still
+            return False
         if f.pending and f.grant() is not None:
             return False
         return f.completed_gen >= min(f.max_done_gen, f.lowest_pending_gen() - 1)
@@ -254,18 +252,18 @@ class GoldenBackend(Platform):
     # Ports and arguments.
     def _host(self, request, what):
         """Put ``request`` through the host port; the old word once memory performed it."""
-        inp = self._inp
-        self._until(lambda: self._out[HOST_READY], what)
+        inp, system = self._inp, self.system
+        self._until(lambda: not system.host_full, what)     # host_mem_ready
         inp.host_mem_valid, inp.host_mem = 1, request
         self._tick()
         inp.host_mem_valid = 0
-        self._until(lambda: self._out[HOST_RESP] is not None, what)
-        return self._out[HOST_RESP]
+        self._until(lambda: system.host_mem_resp is not None, what)
+        return system.host_mem_resp
 
     def _offer(self, i, request, what):
         """Offer ``request`` on fabric source ``i`` until its buffer takes it."""
         inp = self._inp
-        self._until(lambda: self._out[SRC_READY] >> i & 1, what)
+        self._until(lambda: self._src_ready() >> i & 1, what)
         inp.src_valid, inp.src_payload[i] = 1 << i, request
         self._tick()
         inp.src_valid = 0
@@ -293,13 +291,13 @@ class GoldenBackend(Platform):
         return cpu
 
     def _agent(self, agent):
-        """(the agent's request inputs, its output group, its index)."""
+        """(the agent's request inputs, its index in them, its MMU)."""
         if isinstance(agent, tuple) and len(agent) == 2 and _is_int(agent[1]):
             kind, k = agent
             if kind == "cpu" and 0 <= k < self.cpus:
-                return self._inp.cpu_req, CPU_PORTS, k
+                return self._inp.cpu_req, k, self.system.cpu_mmus[k]
             if kind == "dev" and 0 <= k < self.devices:
-                return self._inp.dev_req, DEV_PORTS, k
+                return self._inp.dev_req, k, self.system.dev_mmus[k]
         devices = f" or ('dev', 0..{self.devices - 1})" if self.devices else ""
         raise ValueError(f"unknown agent {agent!r}: expected ('cpu', 0..{self.cpus - 1})"
                          f"{devices}")

@@ -20,6 +20,11 @@ ACCESS_RESPONSE = Codec(AccessResponse)
 BUGS = ("stale_walk_installs",)
 
 
+def answer(pa=0, fault=FaultKind.NONE, level=0):
+    """The packed AccessResponse."""
+    return ACCESS_RESPONSE.pack(pa=pa, fault=fault.value, level=level)
+
+
 class MMUInputs:
     """The inputs of one cycle. ``req`` and ``inv`` are decoded payloads (namespaces of
     AccessRequest / InvalidateRequest fields)."""
@@ -51,6 +56,12 @@ class MMURef:
     def req_ready(self):
         return self.state == MMUState.IDLE
 
+    @property
+    def still(self):
+        """Whether a cycle with no request and no invalidate would keep every register:
+        no walk under way and no one-cycle output to end."""
+        return self.state == MMUState.IDLE and self.resp is None and not self.tlb.inv_ack
+
     def outputs(self):
         """(req_ready, resp or None, inv_ready, inv_ack, mem_req or None, tlb_valid, tlb_rr):
         the ports, then the TLB's valid bits and round-robin pointer."""
@@ -80,9 +91,6 @@ class MMURef:
         start = None                 # walk request to start this cycle
         fill = fill_index = None
         state = self.state
-
-        def answer(pa=0, fault=FaultKind.NONE, level=0):
-            return ACCESS_RESPONSE.pack(pa=pa, fault=fault.value, level=level)
 
         if state == MMUState.IDLE and inp.req_valid:
             req = inp.req

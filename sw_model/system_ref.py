@@ -40,6 +40,7 @@ class SystemRef:
         self.host_buffer = 0
         self.host_mem_resp = None
         self.from_ipi = 0
+        self.awake = 0            # bit j: MMU j was not still after its last tick
 
     def mem_request(self):
         """The request offered to memory (packed), or None."""
@@ -67,8 +68,17 @@ class SystemRef:
         # broadcast first, its mailbox when interrupts allow; the acknowledgement goes
         # back to whichever it came from.
         take_ipi = ipi_valid & inp.irq_enable & ~tgt_valid
+        # The MMUs to tick: those awake, and those given a request or an invalidate. The
+        # others are still (``MMURef.still``): a tick would keep their every register, and
+        # they have no acknowledgement and no memory request to give.
+        requests = inp.cpu_req + inp.dev_req
+        moving = self.awake | tgt_valid | take_ipi
+        ticked = []
+        if moving or any(requests):                 # a request is a non-empty tuple
+            ticked = [(j, mmu, req) for j, (mmu, req) in enumerate(zip(self.walkers, requests))
+                      if req is not None or moving >> j & 1]
         acks = 0
-        for j, mmu in enumerate(self.walkers):
+        for j, mmu, _ in ticked:
             acks |= mmu.tlb.inv_ack << j
         fin = FabricInputs(fabric.sources)
         fin.src_valid, fin.src_payload = inp.src_valid, inp.src_payload
@@ -79,20 +89,21 @@ class SystemRef:
         broadcast_inv = INVALIDATE.unpack(tgt_inv) if tgt_valid else None
         shootdown_inv = INVALIDATE.unpack(ipi_inv) if take_ipi else None
 
-        # Memory: the host's buffered request, then every walker's.
+        # Memory: the host's buffered request, then every walker's (a still MMU has none).
         ain = ArbiterInputs(arbiter.requesters)
         ain.req_valid = int(self.host_full)
         ain.req_payload[0] = self.host_buffer
-        for k, mmu in enumerate(self.walkers, start=1):
+        for j, mmu, _ in ticked:
             request = mmu.walker.mem_request
             if request is not None:
-                ain.req_valid |= 1 << k
-                ain.req_payload[k] = request
+                ain.req_valid |= 1 << (j + 1)
+                ain.req_payload[j + 1] = request
         ain.mem_ready, ain.mem_resp_valid, ain.mem_resp = \
             inp.mem_req_ready, inp.mem_resp_valid, inp.mem_resp
         ready, resp, _, _ = arbiter.outputs(ain)
 
-        for j, (mmu, req) in enumerate(zip(self.walkers, inp.cpu_req + inp.dev_req)):
+        awake = 0
+        for j, mmu, req in ticked:
             mi = MMUInputs()
             mi.req_valid, mi.req = int(req is not None), req
             if tgt_valid >> j & 1:
@@ -102,6 +113,8 @@ class SystemRef:
             mi.mem_req_ready = ready >> (j + 1) & 1
             mi.mem_resp_valid, mi.mem_resp = resp >> (j + 1) & 1, inp.mem_resp
             mmu.tick(mi)
+            awake |= (not mmu.still) << j
+        self.awake = awake
 
         if inp.host_mem_valid and not self.host_full:
             self.host_buffer, self.host_full = inp.host_mem, True
