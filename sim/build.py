@@ -1,8 +1,12 @@
 """Verilog generation and cached simulator builds of the bus-wrapped MMU."""
+import functools
 import hashlib
+import json
+import os
 import re
 from pathlib import Path
 
+import amaranth
 from amaranth.back import verilog
 from cocotb_tools.runner import get_runner
 
@@ -11,11 +15,44 @@ from sim.toolchain import setup_simulator
 
 TOPLEVEL = "bus_top"
 DEFAULT_BUILD_ROOT = Path("build")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def bus_top_verilog(mmu_params, faults=()):
-    return verilog.convert(BusTop(**mmu_params, faults=faults), name=TOPLEVEL,
-                           emit_src=False)
+@functools.cache
+def hdl_source_hash():
+    """A hash of everything generated Verilog depends on besides its parameters: the
+    design's sources (hdl/, the simulation tops) and the Amaranth version."""
+    h = hashlib.sha256(amaranth.__version__.encode())
+    for path in sorted([*(REPO_ROOT / "hdl").glob("*.py"), REPO_ROOT / "sim" / "bus_top.py",
+                        REPO_ROOT / "sim" / "system_bus_top.py"]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached_verilog(build_root, toplevel, params, convert):
+    """The Verilog ``convert()`` generates for ``params`` (Amaranth's conversion through
+    Yosys takes seconds for the system), kept under ``build_root/verilog`` and reused
+    while the parameters and the design's sources are unchanged (``build_root`` None:
+    not kept)."""
+    if build_root is None:
+        return convert()
+    key = hashlib.sha256((json.dumps(params, sort_keys=True) + hdl_source_hash())
+                         .encode()).hexdigest()[:12]
+    path = Path(build_root) / "verilog" / f"{toplevel}-{key}.v"
+    if path.exists():
+        return path.read_text()
+    text = convert()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")   # parallel builds: rename is atomic
+    partial.write_text(text)
+    partial.replace(path)
+    return text
+
+
+def bus_top_verilog(mmu_params, faults=(), build_root=DEFAULT_BUILD_ROOT):
+    return cached_verilog(build_root, TOPLEVEL, dict(mmu_params, faults=sorted(faults)),
+                          lambda: verilog.convert(BusTop(**mmu_params, faults=faults),
+                                                  name=TOPLEVEL, emit_src=False))
 
 
 _TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$",
@@ -36,8 +73,8 @@ def retrigger_comb_blocks(text):
 def build(sim, mmu_params, build_root=DEFAULT_BUILD_ROOT, waves=False, faults=()):
     """Build (or reuse) the simulation of ``mmu_params`` (with simulation-only hardware
     ``faults``) on ``sim``; returns (runner, build_dir)."""
-    return build_verilog(sim, bus_top_verilog(mmu_params, faults), TOPLEVEL, build_root,
-                         waves)
+    return build_verilog(sim, bus_top_verilog(mmu_params, faults, build_root), TOPLEVEL,
+                         build_root, waves)
 
 
 # cocotb's runner makes every signal of the design public to VPI (--public-flat-rw), which

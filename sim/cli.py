@@ -98,7 +98,21 @@ def build_parser():
     run = sub.add_parser("run", help="run a kernel scenario and check every access")
     run.add_argument("scenario", nargs="?", type=Path,
                      help=f"a scenario file (default: the shipped {DEFAULT_SCENARIO})")
-    run.add_argument("--backend", choices=("golden",), default="golden")
+    run.add_argument("--backend", choices=("golden", "rtl"), default="golden",
+                     help="golden: the cycle-matched model; rtl: the Amaranth RTL in a "
+                          "cocotb simulation, checked against the model every cycle")
+    run.add_argument("--sim", choices=SIMULATORS,
+                     help="rtl: the simulator (default verilator)")
+    run.add_argument("--diff", action="store_true",
+                     help="rtl: on a divergence, report it field by field and replay "
+                          "the run with a waveform up to a few cycles past it")
+    run.add_argument("--waves", type=Path, metavar="FILE",
+                     help="rtl: write the run's waveform (FST on Verilator, VCD on Icarus)")
+    run.add_argument("--rtl-fault", action="append", default=[], metavar="FAULT",
+                     help="rtl: build the RTL with a simulation-only hardware fault "
+                          "(hdl/faults.py), to see the diff catch it")
+    run.add_argument("--build-dir", type=Path, default=Path("build"),
+                     help="rtl: where simulator builds are kept (default build)")
     run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
     run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
@@ -167,7 +181,7 @@ def cmd_verilog(args):
     except OSError as e:
         raise UsageError(f"cannot create {args.outdir}: {e.strerror}") from None
     (args.outdir / "mmu.v").write_text(to_verilog(MMU(**mmu), "mmu"))
-    (args.outdir / f"{TOPLEVEL}.v").write_text(bus_top_verilog(mmu))
+    (args.outdir / f"{TOPLEVEL}.v").write_text(bus_top_verilog(mmu, build_root=None))
     print(f"wrote {args.outdir / 'mmu.v'} and {args.outdir / (TOPLEVEL + '.v')}")
     return 0
 
@@ -196,6 +210,13 @@ def cmd_run(args):
     except ScenarioError as e:
         raise UsageError(str(e)) from None
 
+    if args.backend == "rtl":
+        return _run_on_rtl(args, scenario)
+    for flag, given in (("--sim", args.sim), ("--diff", args.diff), ("--waves", args.waves),
+                        ("--rtl-fault", args.rtl_fault)):
+        if given:
+            raise UsageError(f"{flag} is for --backend rtl")
+
     def progress(done, total):
         if sys.stdout.isatty() and total >= 20 and (done % max(1, total // 20) == 0
                                                     or done == total):
@@ -222,6 +243,43 @@ def cmd_run(args):
         except OSError as e:
             raise UsageError(f"cannot write {out}: {e.strerror}") from None
     return 0 if result.met else 1
+
+
+def _run_on_rtl(args, scenario):
+    import json
+
+    from hdl.faults import FABRIC_FAULTS, MMU_FAULTS, check_faults
+    from sim.rtl_run import run_on_rtl
+    if args.save_violation:
+        raise UsageError("--save-violation needs the golden backend (a violation the RTL "
+                         "shows replays there: the two run in lockstep)")
+    try:
+        faults = check_faults(args.rtl_fault, {**FABRIC_FAULTS, **MMU_FAULTS})
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    sim = args.sim or "verilator"
+    print(f"building and running {scenario.path} on the RTL ({sim})...", flush=True)
+    try:
+        result = run_on_rtl(scenario, sim=sim, seed=args.seed, runs=args.runs,
+                            waves=args.waves, faults=faults, waves_on_divergence=args.diff,
+                            build_root=args.build_dir)
+    except ToolchainError as e:
+        raise UsageError(str(e)) from None
+    print(result.summary)
+    d = result.divergence
+    if d and args.diff:
+        print(f"  first divergence, cycle {d['cycle']}: field, expected, actual")
+        for sig in d["signals"]:
+            print(f"    {sig['signal']}: expected {sig['expected']:#x}, "
+                  f"actual {sig['actual']:#x}")
+    if result.waves:
+        print(f"  waveform: {result.waves}")
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(dict(result.report, divergence=d), indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if result.met and not d else 1
 
 
 def cmd_compare(args):

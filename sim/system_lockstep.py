@@ -5,7 +5,7 @@ import time
 
 from amaranth.back import verilog
 
-from sim.build import DEFAULT_BUILD_ROOT, build_verilog
+from sim.build import DEFAULT_BUILD_ROOT, build_verilog, cached_verilog
 from sim.lockstep import RunResult, run_bench
 from sim.system_bus_top import SystemBusTop, SystemBuses
 from sim.system_stimulus import SystemEnvironment
@@ -15,13 +15,19 @@ TOPLEVEL = "system_bus_top"
 DEFAULT_SYSTEM = dict(cpus=4, devices=1, tlb_entries=8, pa_bits=40, ha=True, hd=True)
 
 
+def system_verilog(system, faults=(), build_root=DEFAULT_BUILD_ROOT):
+    """The system's Verilog (cached: sim.build.cached_verilog)."""
+    return cached_verilog(build_root, TOPLEVEL, dict(system, faults=sorted(faults)),
+                          lambda: verilog.convert(SystemBusTop(**system, faults=faults),
+                                                  name=TOPLEVEL, emit_src=False))
+
+
 def run_system_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", system=None,
                    bugs=(), faults=(), build_root=DEFAULT_BUILD_ROOT, waves=False):
     """One cocotb run of the system: in lockstep with ``SystemRef`` (``mode``
     "lockstep"), or under the same stimulus without it ("plain")."""
     system = dict(DEFAULT_SYSTEM, **(system or {}))
-    text = verilog.convert(SystemBusTop(**system, faults=faults), name=TOPLEVEL,
-                           emit_src=False)
+    text = system_verilog(system, faults, build_root)
     runner, build_dir = build_verilog(sim, text, TOPLEVEL, build_root, waves)
     cfg = dict(cycles=cycles, seed=seed, mode=mode, system=system, bugs=list(bugs))
     raw, _ = run_bench(runner, build_dir, "sim.system_lockstep_bench", TOPLEVEL, cfg, waves)

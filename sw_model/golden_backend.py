@@ -191,7 +191,7 @@ class GoldenBackend(Platform):
             raise ValueError(f"cycles must be a non-negative integer, not {cycles!r}")
         for left in range(cycles, 0, -1):
             if self._quiescent():
-                self._cycles += left
+                self._skip(left)
                 return
             self._tick()
 
@@ -203,10 +203,19 @@ class GoldenBackend(Platform):
         mem_req = system.mem_request()
         if mem_req is not None:
             port.accept(cycle, mem_req, self._latency)
-        system.tick(inp)
+        self._clock(inp)
         self._cycles = cycle + 1
         if self._sd_buffered or self._sd_flight is not None:
             self._track_shootdowns(self._src_ready())
+
+    def _clock(self, inp):
+        """The clock edge of the current cycle (the RTL backend's edge also clocks the
+        RTL)."""
+        self.system.tick(inp)
+
+    def _skip(self, cycles):
+        """Let ``cycles`` quiescent cycles pass: they change no register."""
+        self._cycles += cycles
 
     def _track_shootdowns(self, src_ready):
         # A source's buffer empties when the fabric takes its request, one per cycle.

@@ -47,6 +47,18 @@ class Translation:
                                   # found without a walk)
 
 
+class Divergence(Exception):
+    """A backend checked against the reference model (the RTL in lockstep) found its
+    outputs different from the model's at ``cycle``: ``signals`` is a list of (field,
+    expected, actual). Nothing after it can be trusted, so the run ends there."""
+
+    def __init__(self, cycle, signals, waves=None):
+        self.cycle, self.signals, self.waves = cycle, signals, waves
+        shown = ", ".join(f"{name} expected {e:#x}, got {a:#x}" for name, e, a in signals[:4])
+        more = f" (and {len(signals) - 4} more)" if len(signals) > 4 else ""
+        super().__init__(f"RTL diverged from the model at cycle {cycle}: {shown}{more}")
+
+
 class Platform:
     """Interface; backends override every method."""
 

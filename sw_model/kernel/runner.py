@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..platform import Divergence
 from .kernel import Kernel
 from .minimize import minimize, segments
 from .pgtable import HugePmdNotModelled
@@ -23,6 +24,7 @@ class RunOutcome:
     error: str | None             # a deadlock or an impossible explicit order
     cycles: int
     stats: Counter
+    divergence: object = None     # platform.Divergence: the RTL left the model here
 
     def segments(self, last=None):
         """The interleaving up to step ``last`` as runs of one agent's steps:
@@ -72,6 +74,8 @@ class ScenarioResult:
 
 
 def make_backend(name, system):
+    if callable(name):
+        return name(system)
     if name != "golden":
         raise ValueError(f"unknown backend {name!r}; available: golden")
     from ..golden_backend import GoldenBackend
@@ -84,6 +88,8 @@ def _agent_id(name):
 
 
 def run_once(scenario, seed=None, backend="golden"):
+    """One run of ``scenario`` on ``backend`` (a name for make_backend, or a callable
+    taking the scenario's system settings and returning a Platform)."""
     system = scenario.system
     platform = make_backend(backend, system)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
@@ -91,13 +97,6 @@ def run_once(scenario, seed=None, backend="golden"):
                     mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())},
                     pae=system.get("pae") == "on", mthp=system.get("mthp") == "on")
-    for spec in scenario.mms.values():
-        mm = kernel.create_mm(spec.name)
-        for vma in spec.vmas:
-            kernel.add_vma(mm, vma.start, vma.pages, vma.perms, vma.kind)
-        for va, pages, write in spec.populate:
-            for page in range(pages):
-                kernel.populate(mm, va + page * 0x1000, write)
     agents = []
     for name, ops in scenario.threads.items():
         agent_id = _agent_id(name)
@@ -114,17 +113,30 @@ def run_once(scenario, seed=None, backend="golden"):
         if kernel.checker.violations:
             raise _Stop
 
-    error = None
+    error = divergence = None
     try:
+        for spec in scenario.mms.values():
+            mm = kernel.create_mm(spec.name)
+            for vma in spec.vmas:
+                kernel.add_vma(mm, vma.start, vma.pages, vma.perms, vma.kind)
+            for va, pages, write in spec.populate:
+                for page in range(pages):
+                    kernel.populate(mm, va + page * 0x1000, write)
         sched.run(on_step)
     except _Stop:
         pass
     except (Deadlock, ScheduleError, HugePmdNotModelled) as e:
         error = str(e)
+    except Divergence as e:
+        divergence = e
+        agent = sched.running
+        where = (f"in step {len(sched.trace) + 1} ({agent.name}: {agent.current_label})"
+                 if agent is not None else "while the address spaces were set up")
+        error = f"{e} {where}"
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
     return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
-                      platform.cycles, stats)
+                      platform.cycles, stats, divergence)
 
 
 def _flat(stats):
@@ -155,6 +167,8 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
         result.runs.append(run_once(scenario, s, backend))
         if progress:
             progress(i + 1, len(seeds))
+        if result.runs[-1].divergence:          # the hardware is not the model's now
+            break
     return result
 
 

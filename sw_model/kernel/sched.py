@@ -85,6 +85,7 @@ class Scheduler:
             self.order += [(name, "op")] if amount == "op" else [(name, 1)] * amount
         self.rng = rng
         self.trace = []                     # (agent name, label) per step taken
+        self.running = None                 # the agent whose step is being taken
 
     def _choose(self):
         if self.order:
@@ -126,6 +127,7 @@ class Scheduler:
                 idle += 1
                 continue
             idle = 0
+            self.running = agent
             label = agent.step()
             self._consume_order(agent)
             self.trace.append((agent.name, label))
