@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..platform_recorder import PlatformRecorder
 from .kernel import Kernel
 from .minimize import minimize, segments
 from .pgtable import HugePmdNotModelled
@@ -23,6 +24,12 @@ class RunOutcome:
     error: str | None             # a deadlock or an impossible explicit order
     cycles: int
     stats: Counter
+    recording: object = None      # a PlatformRecorder, when the run was recorded
+
+    @property
+    def flagged(self):
+        """Whether the run found a violation or ended in an error."""
+        return bool(self.violations or self.error)
 
     def segments(self, last=None):
         """The interleaving up to step ``last`` as runs of one agent's steps:
@@ -83,9 +90,13 @@ def _agent_id(name):
     return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
 
 
-def run_once(scenario, seed=None, backend="golden"):
+def run_once(scenario, seed=None, backend="golden", record=False):
+    """One run; ``record``: through a PlatformRecorder, kept as the outcome's
+    ``recording``."""
     system = scenario.system
     platform = make_backend(backend, system)
+    if record:
+        platform = PlatformRecorder(platform)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
                     frames=system["frames"], device_tlb=system["device_tlb"],
                     mmu_notifier=system["mmu_notifier"],
@@ -98,6 +109,8 @@ def run_once(scenario, seed=None, backend="golden"):
         for va, pages, write in spec.populate:
             for page in range(pages):
                 kernel.populate(mm, va + page * 0x1000, write)
+    if record:
+        platform.setup_done()
     agents = []
     for name, ops in scenario.threads.items():
         agent_id = _agent_id(name)
@@ -110,6 +123,8 @@ def run_once(scenario, seed=None, backend="golden"):
                       rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
 
     def on_step(agent, label):
+        if record:
+            platform.step_done(agent, label)
         kernel.step_index = len(sched.trace)
         if kernel.checker.violations:
             raise _Stop
@@ -124,7 +139,7 @@ def run_once(scenario, seed=None, backend="golden"):
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
     return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
-                      platform.cycles, stats)
+                      platform.cycles, stats, platform if record else None)
 
 
 def _flat(stats):
@@ -141,9 +156,11 @@ def _show(arg):
     return f"{arg:#x}" if isinstance(arg, int) and arg >= 0x1000 else str(arg)
 
 
-def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None):
+def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None,
+                 record=False):
     """All runs of ``scenario``: one for an explicit order; ``runs`` seeded random
-    interleavings (seeds seed, seed+1, ...) for a random schedule."""
+    interleavings (seeds seed, seed+1, ...) for a random schedule. ``record``: record
+    every run, keeping the recordings of the first run and the first flagged one."""
     result = ScenarioResult(scenario, backend)
     if scenario.schedule.kind == "random":
         first = scenario.schedule.seed if seed is None else seed
@@ -152,7 +169,11 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
     else:
         seeds = [None]
     for i, s in enumerate(seeds):
-        result.runs.append(run_once(scenario, s, backend))
+        outcome = run_once(scenario, s, backend, record)
+        if record and result.runs and (not outcome.flagged
+                                       or any(r.flagged for r in result.runs)):
+            outcome.recording = None
+        result.runs.append(outcome)
         if progress:
             progress(i + 1, len(seeds))
     return result
