@@ -105,7 +105,8 @@ class _Shapes:
 
 
 def draw(run, path, title):
-    """Write the timeline of ``run`` (a RunOutcome with a recording) to ``path``."""
+    """Write the timeline of ``run`` (a RunOutcome with a recording) to ``path``;
+    returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     rec = run.recording
@@ -155,6 +156,7 @@ def draw(run, path, title):
                            f"{_shorten(s.label, 110)}" for s in listed),
                  family="monospace", fontsize=7.5, va="top", linespacing=1.35)
     fig.savefig(path, dpi=DPI, format="png")
+    return fig
 
 
 def _steps(ax, shapes, steps, row, px_per_cycle, binned):
