@@ -221,7 +221,7 @@ def cmd_run(args):
             raise UsageError(f"cannot write the report in {args.report}: {e.strerror}") \
                 from None
         print(f"  report in {args.report}/ ({', '.join(FILES)}): timeline of "
-              f"{run_name(run)} ({why})")
+              f"{run_name(run)}, {why}")
     outputs = []
     if args.json:
         outputs.append((args.json, json.dumps(as_json(result), indent=1)))

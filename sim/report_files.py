@@ -22,7 +22,7 @@ def reported_run(result):
 
 
 def run_name(run):
-    return "the one run (explicit order)" if run.seed is None else f"run seed={run.seed}"
+    return "the run in the explicit order" if run.seed is None else f"run seed={run.seed}"
 
 
 def write_report(result, summary_text, directory):
