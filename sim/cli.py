@@ -118,6 +118,9 @@ def build_parser():
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     run.add_argument("--save-violation", type=Path, metavar="FILE",
                      help="write the first violating run as a scenario that replays it")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="write the summary, the results as JSON and a timeline PNG of "
+                          "the first flagged run (else the first run) into DIR")
 
     compare = sub.add_parser("compare", help="run the same workloads under every TLB flush "
                              "policy and compare what they cost")
@@ -209,6 +212,8 @@ def cmd_run(args):
         scenario = parse_scenario(path)
     except ScenarioError as e:
         raise UsageError(str(e)) from None
+    if args.report:
+        _report_dir(args.report)                 # now, not after the runs
 
     if args.backend == "rtl":
         return _run_on_rtl(args, scenario)
@@ -226,8 +231,18 @@ def cmd_run(args):
 
     started = time.perf_counter()
     result = run_scenario(scenario, backend=args.backend, seed=args.seed, runs=args.runs,
-                          progress=progress)
-    print(summary(result, time.perf_counter() - started))
+                          progress=progress, record=bool(args.report))
+    text = summary(result, time.perf_counter() - started)
+    print(text)
+    if args.report:
+        from sim.report_files import FILES, run_name, write_report
+        try:
+            run, why = write_report(result, text, args.report)
+        except OSError as e:
+            raise UsageError(f"cannot write the report in {args.report}: {e.strerror}") \
+                from None
+        print(f"  report in {args.report}/ ({', '.join(FILES)}): timeline of "
+              f"{run_name(run)}, {why}")
     outputs = []
     if args.json:
         outputs.append((args.json, json.dumps(as_json(result), indent=1)))
@@ -262,7 +277,7 @@ def _run_on_rtl(args, scenario):
     try:
         result = run_on_rtl(scenario, sim=sim, seed=args.seed, runs=args.runs,
                             waves=args.waves, faults=faults, waves_on_divergence=args.diff,
-                            build_root=args.build_dir)
+                            report=args.report, build_root=args.build_dir)
     except ToolchainError as e:
         raise UsageError(str(e)) from None
     print(result.summary)
@@ -274,12 +289,26 @@ def _run_on_rtl(args, scenario):
                   f"actual {sig['actual']:#x}")
     if result.waves:
         print(f"  waveform: {result.waves}")
+    if args.report:
+        print(f"  report in {args.report}/")
     if args.json:
         try:
             args.json.write_text(json.dumps(dict(result.report, divergence=d), indent=1))
         except OSError as e:
             raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
     return 0 if result.met and not d else 1
+
+
+def _report_dir(directory):
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--report needs matplotlib: pip install 'shootdown[plot]'")
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--report {directory}: not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {directory}: {e.strerror}") from None
 
 
 def cmd_compare(args):

@@ -29,15 +29,16 @@ def rtl_system(scenario):
 
 
 def run_on_rtl(scenario, *, sim="verilator", seed=None, runs=None, waves=None, faults=(),
-               waves_on_divergence=False, build_root=DEFAULT_BUILD_ROOT):
+               waves_on_divergence=False, report=None, build_root=DEFAULT_BUILD_ROOT):
     """Run ``scenario`` (parsed; its ``path`` is read again by the simulator) on the RTL.
     ``waves``: a path to copy the full run's waveform to; ``waves_on_divergence``: replay
-    a divergent run with waveforms (the window around the divergence)."""
+    a divergent run with waveforms (the window around the divergence); ``report``: a
+    directory for the files of ``shootdown run --report``."""
     text = system_verilog(rtl_system(scenario), faults, build_root)
     dump = waves is not None
     runner, build_dir = build_verilog(sim, text, TOPLEVEL, build_root, dump)
     cfg = dict(scenario=str(Path(scenario.path).resolve()), sim=sim, seed=seed, runs=runs,
-               waves=dump)
+               waves=dump, report=str(Path(report).resolve()) if report else None)
     raw, test_dir = run_bench(runner, build_dir, "sim.rtl_scenario_bench", TOPLEVEL, cfg,
                               dump)
     result = RTLRun(raw["met"], raw["summary"], raw["report"], raw["cycles"],

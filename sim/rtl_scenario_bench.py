@@ -1,15 +1,18 @@
 """cocotb bench: a kernel scenario run on the system RTL through the rtl backend (in
 lockstep with the model). Configured by $SHOOTDOWN_LOCKSTEP (see sim.rtl_run); writes the
-terminal summary, the JSON report and the divergence, if any, to the result path."""
+terminal summary, the JSON report and the divergence, if any, to the result path, and
+with ``report`` set the files of ``shootdown run --report`` (sim/report_files.py)."""
 import json
 import os
 import time
+from pathlib import Path
 
 import cocotb
 from cocotb.task import bridge
 
 from sim.bench_support import start
 from sim.rtl_backend import RTLBackend, RTLLink
+from sim.report_files import write_report
 from sim.run_report import as_json, summary
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
@@ -39,9 +42,13 @@ async def scenario_on_rtl(dut):
     def run():
         # The report too: a minimal interleaving is searched for by replays on the RTL.
         started = time.perf_counter()
-        result = run_scenario(scenario, backend=backend, seed=cfg["seed"], runs=cfg["runs"])
+        result = run_scenario(scenario, backend=backend, seed=cfg["seed"], runs=cfg["runs"],
+                              record=bool(cfg["report"]))
         elapsed = time.perf_counter() - started
-        return result, summary(result, elapsed), as_json(result)
+        text = summary(result, elapsed)
+        if cfg["report"]:
+            write_report(result, text, Path(cfg["report"]))
+        return result, text, as_json(result)
 
     result, text, report = await bridge(run)()
     diverged = next((r for r in result.runs if r.divergence), None)

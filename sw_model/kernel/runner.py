@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..platform import Divergence
+from ..platform_recorder import PlatformRecorder
 from .kernel import Kernel
 from .minimize import minimize, segments
 from .pgtable import HugePmdNotModelled
@@ -25,6 +26,12 @@ class RunOutcome:
     cycles: int
     stats: Counter
     divergence: object = None     # platform.Divergence: the RTL left the model here
+    recording: object = None      # a PlatformRecorder, when the run was recorded
+
+    @property
+    def flagged(self):
+        """Whether the run found a violation or ended in an error."""
+        return bool(self.violations or self.error)
 
     def segments(self, last=None):
         """The interleaving up to step ``last`` as runs of one agent's steps:
@@ -87,11 +94,14 @@ def _agent_id(name):
     return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
 
 
-def run_once(scenario, seed=None, backend="golden"):
+def run_once(scenario, seed=None, backend="golden", record=False):
     """One run of ``scenario`` on ``backend`` (a name for make_backend, or a callable
-    taking the scenario's system settings and returning a Platform)."""
+    taking the scenario's system settings and returning a Platform); ``record``: through
+    a PlatformRecorder, kept as the outcome's ``recording``."""
     system = scenario.system
     platform = make_backend(backend, system)
+    if record:
+        platform = PlatformRecorder(platform)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
                     frames=system["frames"], device_tlb=system["device_tlb"],
                     mmu_notifier=system["mmu_notifier"],
@@ -109,6 +119,8 @@ def run_once(scenario, seed=None, backend="golden"):
                       rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
 
     def on_step(agent, label):
+        if record:
+            platform.step_done(agent, label)
         kernel.step_index = len(sched.trace)
         if kernel.checker.violations:
             raise _Stop
@@ -122,6 +134,8 @@ def run_once(scenario, seed=None, backend="golden"):
             for va, pages, write in spec.populate:
                 for page in range(pages):
                     kernel.populate(mm, va + page * 0x1000, write)
+        if record:
+            platform.setup_done()
         sched.run(on_step)
     except _Stop:
         pass
@@ -136,7 +150,7 @@ def run_once(scenario, seed=None, backend="golden"):
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
     return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
-                      platform.cycles, stats, divergence)
+                      platform.cycles, stats, divergence, platform if record else None)
 
 
 def _flat(stats):
@@ -153,9 +167,11 @@ def _show(arg):
     return f"{arg:#x}" if isinstance(arg, int) and arg >= 0x1000 else str(arg)
 
 
-def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None):
+def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None,
+                 record=False):
     """All runs of ``scenario``: one for an explicit order; ``runs`` seeded random
-    interleavings (seeds seed, seed+1, ...) for a random schedule."""
+    interleavings (seeds seed, seed+1, ...) for a random schedule. ``record``: record
+    every run, keeping the recordings of the first run and the first flagged one."""
     result = ScenarioResult(scenario, backend)
     if scenario.schedule.kind == "random":
         first = scenario.schedule.seed if seed is None else seed
@@ -164,7 +180,11 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
     else:
         seeds = [None]
     for i, s in enumerate(seeds):
-        result.runs.append(run_once(scenario, s, backend))
+        outcome = run_once(scenario, s, backend, record)
+        if record and result.runs and (not outcome.flagged
+                                       or any(r.flagged for r in result.runs)):
+            outcome.recording = None
+        result.runs.append(outcome)
         if progress:
             progress(i + 1, len(seeds))
         if result.runs[-1].divergence:          # the hardware is not the model's now
