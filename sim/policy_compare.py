@@ -24,13 +24,15 @@ SCHEDULE_SEED = 1
 #: 004): read-only mappings' flushes deferred past the free, until the page is reused.
 POLICIES = [(arch, reclaim) for arch in ("arm64", "x86")
             for reclaim in ("eager", "batched", "luf")]
+#: (arch, pending): whether folio_mkclean() flushes a clean read-only PTE while a flush
+#: may be pending, by mm_tlb_flush_pending() or by per-page-table generations (seed
+#: 000), with batched reclaim; run on the workloads that write back (Workload.pending).
+#: The baseline, pending=none, is the batched row of POLICIES.
+PENDING_POLICIES = [(arch, pending) for arch in ("arm64", "x86")
+                    for pending in ("coarse", "per-table")]
 
 #: Policies of the design (docs/kernel-model.md) that the kernel model does not have yet.
-NOT_MODELLED_POLICIES = {
-    "per-page-table flush generations (seed 000)":
-        "folio_mkclean() would flush only when the PTE table's pending generation is "
-        "newer than the completed one; the model has the coarse per-mm state only",
-}
+NOT_MODELLED_POLICIES = {}
 #: Workloads the comparison should have but the kernel model cannot run yet.
 NOT_MODELLED_WORKLOADS = {}
 
@@ -148,6 +150,26 @@ def _writeback(rng):
     return lines
 
 
+def _munmap_writeback(rng):
+    """cpus 0 and 1 munmap 1 or 2 pages at a time of a 16-page anonymous region, touching
+    what stays; cpu 2 writes back (folio_mkclean) pages of an 8-page shared file mapping
+    in another page table, 12 times, while cpu 3 dirties a few of them again."""
+    lines = _block("mm A", [f"vma {_va(ANON, 0)} 16 rw anon", f"populate {_va(ANON, 0)} 16 write",
+                            f"vma {_va(FILE, 0)} 8 rw shared",
+                            f"populate {_va(FILE, 0)} 8 write"])
+    chunks = [(page, 2) for page in range(0, 12, 2)]
+    rng.shuffle(chunks)
+    for cpu in (0, 1):
+        ops = []
+        for start, size in chunks[cpu::2]:
+            ops += [f"munmap A {_va(ANON, start)} {size}",
+                    f"write A {_va(ANON, rng.randrange(12, 16))}"]
+        lines += _block(f"cpu {cpu}", ops)
+    lines += _block("cpu 2", [f"mkclean A {_va(FILE, rng.randrange(8))}" for _ in range(12)])
+    lines += _block("cpu 3", [f"write A {_va(FILE, rng.randrange(8))}" for _ in range(3)])
+    return lines
+
+
 def _fork_cow(rng):
     """A process with two writing threads forks (cpu 2); the child (cpu 3) and the
     parent's threads then write and read the 8 shared pages: every first write of a
@@ -235,17 +257,25 @@ class Workload:
     description: str
     system: str                 # system settings other than arch and reclaim
     body: object                # rng -> scenario lines (mm, cpu and dev blocks)
+    pending: bool = False       # also run under PENDING_POLICIES (it writes back)
 
-    def scenario_text(self, arch, reclaim, runs):
+    def scenario_text(self, arch, reclaim, runs, pending="none"):
         body = self.body(random.Random(WORKLOAD_SEED))
+        settings = f" pending={pending}" if pending != "none" else ""
         return "\n".join([f"scenario {self.name}", f"description {self.description}",
-                          f"system {self.system} arch={arch} reclaim={reclaim}", *body,
-                          f"schedule random seed={SCHEDULE_SEED} runs={runs}",
+                          f"system {self.system} arch={arch} reclaim={reclaim}{settings}",
+                          *body, f"schedule random seed={SCHEDULE_SEED} runs={runs}",
                           "expect clean", ""])
 
-    def scenario(self, arch, reclaim, runs):
-        return parse_scenario_text(self.scenario_text(arch, reclaim, runs),
+    def scenario(self, arch, reclaim, runs, pending="none"):
+        return parse_scenario_text(self.scenario_text(arch, reclaim, runs, pending),
                                    f"<workload {self.name}>")
+
+    def policies(self):
+        """(arch, reclaim, pending) of every policy this workload runs under."""
+        return [(arch, reclaim, "none") for arch, reclaim in POLICIES] + \
+            [(arch, "batched", pending) for arch, pending in PENDING_POLICIES
+             if self.pending]
 
 
 WORKLOADS = [
@@ -258,7 +288,9 @@ WORKLOADS = [
     Workload("dontneed-storm", "4 threads MADV_DONTNEED overlapping ranges",
              "cpus=4", _dontneed_storm),
     Workload("writeback", "folio_mkclean of a shared file mapping against 2 writers",
-             "cpus=3", _writeback),
+             "cpus=3", _writeback, pending=True),
+    Workload("munmap-writeback", "munmap storm in one page table, writeback in another",
+             "cpus=4", _munmap_writeback, pending=True),
     Workload("fork-cow", "fork with 2 writing threads, then copy-on-write on both sides",
              "cpus=4", _fork_cow),
     Workload("reclaim-after-fork", "kswapd reclaims 12 of 16 pages a parent and its "
@@ -297,7 +329,8 @@ def run_counts(run, reclaim):
         "shootdowns": s["shootdowns"], "ipis": s["ipis"], "dsb": s["dsb"],
         "syncs": s["hw_syncs"], "secondary": s["secondary_tlb_invalidates"],
         "tlb_fills": s["hw_tlb_fills"], "faults": s["faults"], "cycles": run.cycles,
-        "luf_flushes": s["luf_flushes"],
+        "luf_flushes": s["luf_flushes"], "mkclean_flushes": s["mkclean_flushes"],
+        "mkclean_pending_flushes": s["mkclean_pending_flushes"],
         **{key: value for key, value in s.items() if key.startswith(("x86_", "luf_"))},
     })
     if reclaim == "luf":
@@ -317,11 +350,13 @@ class Row:
     workload: Workload
     arch: str
     reclaim: str
+    pending: str = "none"
     runs: list = field(default_factory=list)      # run_counts() per run, in seed order
 
     @property
     def policy(self):
-        return f"{self.arch} {self.reclaim}"
+        return f"{self.arch} {self.reclaim}" + \
+            (f" {self.pending}" if self.pending != "none" else "")
 
     def mean(self, key):
         return sum(r[key] for r in self.runs) / len(self.runs)
@@ -332,9 +367,9 @@ class Row:
         return {k[4:]: self.mean(k) for k in keys}
 
 
-def check_clean(workload, arch, reclaim, result):
+def check_clean(workload, policy, result):
     for run in result.runs:
-        where = f"{workload.name} under {arch} {reclaim}, run seed={run.seed}"
+        where = f"{workload.name} under {policy}, run seed={run.seed}"
         if run.error:
             raise ComparisonError(f"{where}: {run.error}")
         if run.violations:
@@ -348,11 +383,12 @@ def compare(runs, workloads=None, progress=None):
     ComparisonError at the first run that is not clean."""
     rows = []
     for workload in workloads or WORKLOADS:
-        for arch, reclaim in POLICIES:
-            result = run_scenario(workload.scenario(arch, reclaim, runs))
-            check_clean(workload, arch, reclaim, result)
-            rows.append(Row(workload, arch, reclaim,
-                            [run_counts(r, reclaim) for r in result.runs]))
+        for arch, reclaim, pending in workload.policies():
+            result = run_scenario(workload.scenario(arch, reclaim, runs, pending))
+            row = Row(workload, arch, reclaim, pending)
+            check_clean(workload, row.policy, result)
+            row.runs = [run_counts(r, reclaim) for r in result.runs]
+            rows.append(row)
             if progress:
                 progress(rows[-1])
     return rows
@@ -366,7 +402,8 @@ def _num(value):
 COLUMNS = [("flushes", "flushes"), ("shootdowns", "shootdowns"), ("ipis", "IPIs"),
            ("invalidates", "invalidates (by kind)"), ("syncs", "syncs"),
            ("tlb_fills", "TLB fills"), ("cycles", "cycles"),
-           ("luf_batches", "LUF batches deferred (flushed)")]
+           ("luf_batches", "LUF batches deferred (flushed)"),
+           ("mkclean_flushes", "mkclean flushes (for a pending flush)")]
 
 
 def _cell(row, key):
@@ -376,13 +413,16 @@ def _cell(row, key):
     if key == "luf_batches":
         return (f"{_num(row.mean(key))} ({_num(row.mean('luf_flushes'))})"
                 if row.reclaim == "luf" else "-")
+    if key == "mkclean_flushes":
+        return (f"{_num(row.mean(key))} ({_num(row.mean('mkclean_pending_flushes'))})"
+                if row.workload.pending else "-")
     return _num(row.mean(key))
 
 
 def table(rows):
     """The comparison as a Markdown table: means per run."""
     out = ["| workload | policy | " + " | ".join(h for _, h in COLUMNS) + " |",
-           "|---|---|" + "---:|" * 3 + "---|" + "---:|" * 3 + "---|"]
+           "|---|---|" + "---:|" * 3 + "---|" + "---:|" * 3 + "---|" * 2]
     for row in rows:
         out.append(f"| {row.workload.name} | {row.policy} | "
                    + " | ".join(_cell(row, key) for key, _ in COLUMNS) + " |")
@@ -404,26 +444,49 @@ def versus_eager(rows):
            "|---|---|" + "---:|" * len(keys)]
     for row in rows:
         eager = by.get((row.workload.name, row.arch, "eager"))
-        if row.reclaim == "eager" or eager is None:
+        if row.reclaim == "eager" or eager is None or row.pending != "none":
             continue
-        cells = []
-        for key in keys:
-            e, b = eager.mean(key), row.mean(key)
-            cells.append("-" if e == b == 0 else
-                         f"{_num(e)} → {_num(b)} ({round(100 * (b - e) / e):+d}%)" if e
-                         else f"0 → {_num(b)}")
-        out.append(f"| {row.workload.name} | {row.policy} | " + " | ".join(cells) + " |")
+        out.append(f"| {row.workload.name} | {row.policy} | "
+                   + " | ".join(_changes(eager, row, keys)) + " |")
+    return "\n".join(out)
+
+
+def _changes(base, row, keys):
+    """Per count: the baseline's mean → the row's, in percent."""
+    cells = []
+    for key in keys:
+        e, b = base.mean(key), row.mean(key)
+        cells.append("-" if e == b == 0 else
+                     f"{_num(e)} → {_num(b)} ({round(100 * (b - e) / e):+d}%)" if e
+                     else f"0 → {_num(b)}")
+    return cells
+
+
+def versus_unchecked(rows):
+    """Per workload that writes back: the coarse and per-table checks against
+    folio_mkclean() trusting every clean read-only PTE (pending=none), in percent."""
+    by = {(r.workload.name, r.policy): r for r in rows}
+    keys = ("mkclean_flushes", "flushes", "ipis", "invalidates", "cycles")
+    out = ["| workload | policy | mkclean flushes | flushes | IPIs | invalidates | cycles |",
+           "|---|---|" + "---:|" * len(keys)]
+    for row in rows:
+        base = by.get((row.workload.name, f"{row.arch} batched"))
+        if row.pending != "none" and base is not None:
+            out.append(f"| {row.workload.name} | {row.policy} | "
+                       + " | ".join(_changes(base, row, keys)) + " |")
     return "\n".join(out)
 
 
 def report(rows, runs):
     workloads = dict.fromkeys(r.workload for r in rows)
     return "\n".join([
-        f"policy comparison: {len(workloads)} workload(s) x {len(POLICIES)} policies, "
+        f"policy comparison: {len(workloads)} workload(s) x {len(POLICIES)} policies "
+        f"(+ {len(PENDING_POLICIES)} mkclean checks on those that write back), "
         f"{runs} run(s) each (workload seed {WORKLOAD_SEED}, schedule seeds "
         f"{SCHEDULE_SEED}-{SCHEDULE_SEED + runs - 1}); every run clean; means per run",
         "", table(rows), "", "batched and LUF reclaim against eager (means per run):", "",
-        versus_eager(rows)])
+        versus_eager(rows), "", "folio_mkclean()'s pending-flush checks against none "
+        "(batched reclaim, means per run):", "", versus_unchecked(rows)])
 
 
 def as_json(rows, runs):
@@ -431,11 +494,12 @@ def as_json(rows, runs):
         "workload_seed": WORKLOAD_SEED,
         "schedule_seeds": [SCHEDULE_SEED, SCHEDULE_SEED + runs - 1],
         "policies": [f"{a} {r}" for a, r in POLICIES],
+        "pending_policies": [f"{a} batched {p}" for a, p in PENDING_POLICIES],
         "not_modelled": {"policies": NOT_MODELLED_POLICIES,
                          "workloads": NOT_MODELLED_WORKLOADS},
         "rows": [{
             "workload": row.workload.name, "description": row.workload.description,
-            "arch": row.arch, "reclaim": row.reclaim,
+            "arch": row.arch, "reclaim": row.reclaim, "pending": row.pending,
             "mean": {k: row.mean(k) for k in sorted(set().union(*row.runs))},
             "runs": [dict(sorted(r.items())) for r in row.runs],
         } for row in rows],
@@ -444,11 +508,13 @@ def as_json(rows, runs):
 
 #: Bar colours: blues for arm64, reds for x86, darker for eager.
 COLOURS = {"arm64 eager": "#08519c", "arm64 batched": "#4292c6", "arm64 luf": "#9ecae1",
-           "x86 eager": "#a50f15", "x86 batched": "#ef3b2c", "x86 luf": "#fc9272"}
+           "x86 eager": "#a50f15", "x86 batched": "#ef3b2c", "x86 luf": "#fc9272",
+           "arm64 batched coarse": "#31a354", "arm64 batched per-table": "#a1d99b",
+           "x86 batched coarse": "#756bb1", "x86 batched per-table": "#bcbddc"}
 #: What the plot shows: (count, panel title).
 PLOTTED = [("flushes", "flushes (DSBs / shootdown rounds)"), ("ipis", "shootdown IPIs"),
            ("invalidates", "invalidates"), ("tlb_fills", "TLB fills"),
-           ("cycles", "simulated cycles")]
+           ("cycles", "simulated cycles"), ("mkclean_flushes", "folio_mkclean() flushes")]
 
 
 def plot(rows, path, runs):
@@ -458,9 +524,9 @@ def plot(rows, path, runs):
     from matplotlib.figure import Figure
     names = list(dict.fromkeys(r.workload.name for r in rows))
     by = {(r.workload.name, r.policy): r for r in rows}
-    policies = [f"{a} {r}" for a, r in POLICIES]
+    policies = list(COLOURS)
     width = 0.8 / len(policies)
-    fig = Figure(figsize=(10, 10))
+    fig = Figure(figsize=(12, 11))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(PLOTTED), 1, sharex=True)
     for ax, (key, title) in zip(axes, PLOTTED):
@@ -472,9 +538,12 @@ def plot(rows, path, runs):
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", linewidth=0.3)
     axes[-1].set_xticks(range(len(names)), names, fontsize=8)
-    fig.suptitle(f"TLB flush policies, means of {runs} seeded runs per workload "
-                 f"({'; '.join(NOT_MODELLED_POLICIES)}: not modelled)", fontsize=9, y=0.995)
-    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=len(policies),
+    missing = f" ({'; '.join(NOT_MODELLED_POLICIES)}: not modelled)" \
+        if NOT_MODELLED_POLICIES else ""
+    fig.suptitle(f"TLB flush policies, means of {runs} seeded runs per workload{missing}; "
+                 "the mkclean checks run only where pages are written back",
+                 fontsize=9, y=0.995)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=len(policies) // 2,
                loc="upper center", bbox_to_anchor=(0.5, 0.97))
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=80, format="png")

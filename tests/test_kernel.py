@@ -202,7 +202,7 @@ def test_populated_pages_have_their_ptes_in_memory():
 # The checker can fail: kernels with a fix off, and flush policies that skip flushes.
 def _no_flush(policy):
     class Broken(policy):
-        def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
+        def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
             yield "flush_tlb_range skipped (broken policy)"
     return Broken
 
@@ -322,7 +322,7 @@ def test_fork_makes_both_sides_copy_on_write():
 
 
 def test_checker_flags_a_fork_that_does_not_flush_the_parent(monkeypatch):
-    def no_flush(self, cpu, mm):
+    def no_flush(self, cpu, mm, gens=()):
         yield "flush_tlb_mm skipped (broken)"
     monkeypatch.setattr(Arm64TLBFlush, "flush_tlb_mm", no_flush)
     out = run_once(parse_scenario_text(FORK))

@@ -210,7 +210,7 @@ def test_madvise_free_skips_file_mappings():
 
 def _no_range_flush(policy):
     class Broken(policy):
-        def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
+        def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
             yield "flush_tlb_range skipped (broken policy)"
     return Broken
 

@@ -65,10 +65,15 @@ def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
         if vma.file_backed:
             k.page_cache_add(mm, vma, va, folio)
     yield f"do_fault {va:#x}: page {folio.pa:#x}"
+    mkwrite = folio if write and vma.may_write and vma.kind == "shared" else None
+    if mkwrite:
+        yield from mkwrite.lock.lock(agent)              # do_page_mkwrite()
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
     if k.pgtables.ptep_get(ptep) != orig:                # !pte_same(): lost the race
         ptl.unlock(agent)
+        if mkwrite:
+            mkwrite.lock.unlock(agent)
         if new and not vma.file_backed:
             k.allocator.free(folio)
         yield f"do_fault {va:#x}: PTE changed, retry"
@@ -79,6 +84,8 @@ def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
     k.install_pte(mm, va, ptep, folio, mk_pte(folio.pa, write=writable, dirty=writable,
                                               exec=vma.may_exec))
     ptl.unlock(agent)
+    if mkwrite:
+        mkwrite.lock.unlock(agent)
     yield f"do_fault {va:#x}: set_pte_at {'rw' if writable else 'ro'} -> {folio.pa:#x}"
 
 
@@ -104,10 +111,15 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         yield f"wp_page_copy {va:#x}: copied {pte_pa(orig):#x} to {copy.pa:#x}"
         page = va & ~0xFFF
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, page, page + 0x1000)
+    mkwrite = old if reuse and vma.kind == "shared" else None
+    if mkwrite:
+        yield from mkwrite.lock.lock(agent)              # do_page_mkwrite()
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
     if k.pgtables.ptep_get(ptep) != orig:
         ptl.unlock(agent)
+        if mkwrite:
+            mkwrite.lock.unlock(agent)
         if copy is not None:
             k.allocator.free(copy)
             if marked:
@@ -124,6 +136,8 @@ def _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig):
         yield f"do_wp_page {va:#x}: reuse {old.pa:#x}"
         yield from k.flush.ptep_set_access_flags_flush(cpu, mm, va)
         ptl.unlock(agent)
+        if mkwrite:
+            mkwrite.lock.unlock(agent)
         return
     was = yield from k.mmu_notifier.ptep_clear_flush_notify(cpu, mm, va, ptep)
     if old is not None:

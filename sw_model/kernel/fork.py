@@ -13,6 +13,7 @@ def fork(k, agent, cpu, parent, child):
     with k.revoking(parent, 0, 1 << 48):
         yield from parent.mmap_lock.down_write(agent)
         pt = k.pgtables
+        gens = []                         # of the parent's write-protected PTEs
         for vma in list(parent.vmas):
             k.copy_vma(vma, child)
             cow = vma.kind in ("anon", "file")           # is_cow_mapping()
@@ -31,11 +32,12 @@ def fork(k, agent, cpu, parent, child):
                         # read-only PTE in the child; the first write of either copies.
                         pte = pte_wrprotect(pt.ptep_modify(ptep, pte_wrprotect))
                         k.pte_changed(parent, va, folio, pte)
+                        gens += k.tlb_gens.inc_tlb_gen(ptep)
                     k.install_pte(child, va, pt.pte_offset(child.root, va, alloc=True),
                                   folio, pte)
                 ptl.unlock(agent)
                 yield f"copy_pte_range {parent.name} {va:#x} -> {child.name}: {pte:#x}"
             if cow:
                 yield from k.mmu_notifier.invalidate_range_end(notified)
-        yield from k.flush.flush_tlb_mm(cpu, parent)
+        yield from k.flush.flush_tlb_mm(cpu, parent, gens)
         parent.mmap_lock.up_write(agent)

@@ -11,12 +11,12 @@ from .page_alloc import PAGE_SIZE
 IOPF_CPU = 0
 
 
-def sva_invalidate_secondary_tlbs(k, mm, start, end, via):
+def sva_invalidate_secondary_tlbs(k, mm, start, end, via, gen=None):
     """arm_smmu_mm_arch_invalidate_secondary_tlbs() and its kin: an SMMU with broadcast
     TLB maintenance took the CPUs' TLBIs already, so nothing; else the driver invalidates
     [start, end) of the mm's ASID in the device TLBs itself (here: a host-issued
     invalidate the fabric also delivers to devices, then a sync), the whole ASID for a
-    whole-mm range."""
+    whole-mm range. The invalidate carries TLB generation ``gen`` (tlb_gen.py)."""
     if k.device_tlb == "broadcast" or not k.backend.devices:
         return
     if start == 0 and end >= 1 << 48:
@@ -25,7 +25,7 @@ def sva_invalidate_secondary_tlbs(k, mm, start, end, via):
         inv = Invalidate(InvalidateOp.VAE1, asid=mm.asid, va=start, devices=True)
     else:
         inv = Invalidate(InvalidateOp.RVAE1, asid=mm.asid, va=start, end=end, devices=True)
-    k.backend.tlbi(HOST, inv)
+    k.backend.tlbi(HOST, inv, gen=gen)
     k.backend.dsb(HOST)
     k.stats["secondary_tlb_invalidates"] += 1
     yield f"{via} {mm.name} {start:#x}-{end:#x}: device TLB {inv.op.name}"

@@ -20,6 +20,7 @@ from .page_alloc import PAGE_SIZE, PageAllocator
 from .pgtable import PageTables, mk_pte, pte_dirty, pte_present, pte_write
 from .pgtable_free import IrqsOff
 from .rmap import try_to_unmap_flush
+from .tlb_gen import TLBGenerations
 from .tlbflush_arm64 import Arm64TLBFlush
 from .tlbflush_x86 import X86TLBFlush
 from .vmscan import reclaim, writeback
@@ -44,6 +45,7 @@ class UnmapBatch:
     batch: set
     flush_required: bool = False
     writable: bool = False
+    tlb_gens: list = field(default_factory=list)   # generations of the deferred changes
 
 
 class _Revoking:
@@ -72,7 +74,8 @@ class AccessOutcome:
 
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
-                 pae=False, device_tlb="broadcast", mmu_notifier="v6.6", mthp=False):
+                 pae=False, device_tlb="broadcast", mmu_notifier="v6.6", mthp=False,
+                 pending="none", zap_rmap="locked"):
         self.backend = backend
         # x86 shootdowns are IPIs: nothing for a device TLB to snoop.
         self.device_tlb = device_tlb if arch == "arm64" else "notifier"
@@ -107,6 +110,8 @@ class Kernel:
         self.irqs = IrqsOff(backend)      # CPUs with interrupts off (GUP-fast)
         self.numa_hinted = set()          # (mm name, page VA) made PROT_NONE by NUMA hinting
         self.uffd_wp_registered = []      # (mm name, start, end) registered for uffd-wp
+        self.pending, self.zap_rmap = pending, zap_rmap     # seed 000 (tlb_gen.py)
+        self.tlb_gens = TLBGenerations(self, pending)
 
     # Address spaces.
     def create_mm(self, name):

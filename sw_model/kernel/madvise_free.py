@@ -36,7 +36,7 @@ def madvise_free(k, agent, cpu, mm, va, pages):
             folio.written = False          # its data is disposable now: no lost-dirty
             if pte_dirty(pte):
                 k.pte_changed(mm, page, folio, pte_mkclean(pt.ptep_modify(ptep, pte_mkclean)))
-                tlb.tlb_remove_tlb_entry(page)
+                tlb.tlb_remove_tlb_entry(ptep, page)
             folio.lazyfree = k.step_index
         ptl.unlock(agent)
         yield f"madvise_free_pte_range {page:#x}: {pte:#x}" + \

@@ -28,7 +28,7 @@ def try_to_migrate(k, agent, cpu, folio):
         mm = k.mms[name]
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get_and_clear(ptep)
-        deferred = yield from flush_cleared_pte(k, cpu, mm, va, folio, pte)
+        deferred = yield from flush_cleared_pte(k, cpu, mm, va, folio, pte, ptep)
         entry = make_migration_entry(pte)
         pt.set_pte_at(ptep, entry)
         k.unmap_folio(mm, va, folio, dirty=pte_dirty(pte))

@@ -67,12 +67,21 @@ class MMUNotifiers:
             yield from sva_invalidate_secondary_tlbs(self.k, mm, start, end,
                                                      "invalidate_range")
 
-    def arch_invalidate_secondary_tlbs(self, mm, start, end):
+    def arch_invalidate_secondary_tlbs(self, mm, start, end, gens=()):
         """mmu_notifier_arch_invalidate_secondary_tlbs() (v6.6), which the arch TLB
-        flushes call with the range they flush."""
-        if self.version == "v6.6" and self.k.fixes["secondary_tlbs"]:
+        flushes call with the range they flush, last: the device invalidate carries
+        the generation of the changes ``gens`` the flush covers (tlb_gen.py)."""
+        if self.secondary_tlbs_after(mm):
             yield from sva_invalidate_secondary_tlbs(self.k, mm, start, end,
-                                                     "arch_invalidate_secondary_tlbs")
+                                                     "arch_invalidate_secondary_tlbs",
+                                                     self.k.tlb_gens.label(gens))
+        self.k.tlb_gens.flushed(gens)
+
+    def secondary_tlbs_after(self, mm):
+        """Whether arch_invalidate_secondary_tlbs() sends device TLBs an invalidate of
+        their own, after the CPUs' flush (then that invalidate carries its generation)."""
+        return self.version == "v6.6" and self.k.fixes["secondary_tlbs"] and \
+            self.mm_has_notifiers(mm) and self.k.device_tlb != "broadcast"
 
     def ptep_clear_flush_notify(self, cpu, mm, va, ptep):
         """ptep_clear_flush_notify(): ptep_clear_flush(), then ->invalidate_range() of the
@@ -80,7 +89,7 @@ class MMUNotifiers:
         to a new one (the 2017 rule; since v6.6 the flush itself does it). Returns the
         old PTE."""
         pte = self.k.pgtables.ptep_get_and_clear(ptep)
-        yield from self.k.flush.flush_tlb_page(cpu, mm, va)
+        yield from self.k.flush.flush_tlb_page(cpu, mm, va, self.k.tlb_gens.inc_tlb_gen(ptep))
         if self.k.fixes["clear_flush_notify"]:
             page = va & ~(PAGE_SIZE - 1)
             yield from self.invalidate_range(mm, page, page + PAGE_SIZE)

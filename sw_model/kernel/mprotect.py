@@ -26,7 +26,7 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
                 change = pte_mkprotnone if perms == "none" else pte_wrprotect
                 old = pt.ptep_modify(ptep, change)
                 k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), change(old))
-                tlb.tlb_remove_tlb_entry(page)
+                tlb.tlb_remove_tlb_entry(ptep, page)
             ptl.unlock(agent)
             yield f"change_pte_range {page:#x}: {pte:#x}"
         yield from k.mmu_notifier.invalidate_range_end(notified)

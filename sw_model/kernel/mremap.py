@@ -23,7 +23,7 @@ def mremap(k, agent, cpu, mm, old, pages, new):
         k.move_vma(mm, old, end, new)
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, old, end)
         pt = k.pgtables
-        moved = False
+        moved, gens = False, []
         for i in range(pages):
             src, dst = old + i * PAGE_SIZE, new + i * PAGE_SIZE
             old_ptep = pt.pte_offset(mm.root, src)
@@ -39,19 +39,20 @@ def mremap(k, agent, cpu, mm, old, pages, new):
                 folio = k.allocator.folio_at(pte_pa(pte))
                 k.unmap_folio(mm, src, folio, dirty=pte_dirty(pte))
                 k.install_pte(mm, dst, new_ptep, folio, pte)
+                gens += k.tlb_gens.inc_tlb_gen(old_ptep)
                 moved = True
             label = f"move_ptes {src:#x} -> {dst:#x}: {pte:#x}"
             if moved and k.fixes["mremap_flush"]:
                 yield label
-                yield from k.flush.flush_tlb_range(cpu, mm, old, end)
-                moved = False
+                yield from k.flush.flush_tlb_range(cpu, mm, old, end, gens=gens)
+                moved, gens = False, []
             if new_ptl is not old_ptl:
                 new_ptl.unlock(agent)
             old_ptl.unlock(agent)
             if moved:
                 yield label + " (locks dropped, old range not flushed yet)"
         if moved:
-            yield from k.flush.flush_tlb_range(cpu, mm, old, end)    # after the locks
+            yield from k.flush.flush_tlb_range(cpu, mm, old, end, gens=gens)  # after the locks
         yield from k.mmu_notifier.invalidate_range_end(notified)
         mm.mmap_lock.up_write(agent)
         k.unmap_returned(mm, old, end)

@@ -34,7 +34,7 @@ def change_prot_numa(k, agent, cpu, mm, va, pages):
         if pte_present(pte):
             old = pt.ptep_modify(ptep, pte_mkprotnone)
             k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), pte_mkprotnone(old))
-            tlb.tlb_remove_tlb_entry(page)
+            tlb.tlb_remove_tlb_entry(ptep, page)
             k.numa_hinted.add((mm.name, page))
         ptl.unlock(agent)
         yield f"change_pte_range {page:#x}: prot_numa {pte:#x}"

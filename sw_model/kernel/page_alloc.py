@@ -3,6 +3,8 @@ folio). Freed frames go to the head of the free list, so the next allocation reu
 most recently freed page: reuse is what makes a stale translation dangerous."""
 from dataclasses import dataclass, field
 
+from .locks import SpinLock
+
 PAGE_SIZE = 0x1000
 
 
@@ -29,6 +31,9 @@ class Folio:
     # dropping it clean loses that data (the checker's lost-dirty).
     written: bool = False
     head: object = None         # the first page of the large folio it belongs to, if any
+    # folio_lock() (PG_locked): writeback holds it from folio_mkclean() until the dirty
+    # flag is cleared; a write fault on a shared page takes it in do_page_mkwrite().
+    lock: SpinLock = field(default_factory=lambda: SpinLock("folio lock"))
 
 
 class OutOfMemory(Exception):

@@ -4,6 +4,7 @@ from .contpte import contpte_ptep_get
 from .page_alloc import PAGE_SIZE
 from .pgtable import (pte_dirty, pte_mkclean, pte_present, pte_protnone, pte_write,
                       pte_wrprotect)
+from .tlb_gen import mkclean_flush_pending
 
 
 def flush_tlb_batched_pending(k, cpu, mm):
@@ -23,11 +24,13 @@ def pte_accessible(k, mm, pte):
                                       and k.fixes["numa_flush_pending"])
 
 
-def flush_cleared_pte(k, cpu, mm, va, folio, pte):
+def flush_cleared_pte(k, cpu, mm, va, folio, pte, ptep):
     """The flush of a PTE try_to_unmap_one() or try_to_migrate_one() just cleared: none
     if no TLB can hold it, deferred past the free (LUF, read-only), deferred to
     try_to_unmap_flush() (set_tlb_ubc_flush_pending(), TTU_BATCH_FLUSH), or at once
-    (ptep_clear_flush()). Returns whether it was deferred."""
+    (ptep_clear_flush()); a flush carries the change's TLB generation (tlb_gen.py;
+    LUF's read-only deferrals take none: folio_mkclean() flushes them all anyway).
+    Returns whether it was deferred."""
     if not pte_accessible(k, mm, pte):
         return False
     # A dirty PTE counts as writable: a concurrent wrprotect (mprotect, uffd-wp) may
@@ -37,12 +40,14 @@ def flush_cleared_pte(k, cpu, mm, va, folio, pte):
         k.luf.defer(cpu, mm, va, folio)         # read-only: LUF defers past the free
     elif k.reclaim in ("batched", "luf"):       # LUF batches its writable mappings
         ubc = k.tlb_ubc(cpu)
-        yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va)
+        gens = k.tlb_gens.inc_tlb_gen(ptep)
+        yield from k.flush.arch_tlbbatch_add_pending(cpu, ubc.batch, mm, va, gens)
+        ubc.tlb_gens += gens
         ubc.flush_required = True
         ubc.writable |= bool(pte_dirty(pte))    # set_tlb_ubc_flush_pending()
         mm.tlb_flush_batched = True
     else:
-        yield from k.flush.flush_tlb_page(cpu, mm, va)
+        yield from k.flush.flush_tlb_page(cpu, mm, va, k.tlb_gens.inc_tlb_gen(ptep))
         return False
     return True
 
@@ -57,7 +62,7 @@ def try_to_unmap(k, agent, cpu, folio):
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, va + PAGE_SIZE)
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = pt.ptep_get_and_clear(ptep)
-        deferred = yield from flush_cleared_pte(k, cpu, mm, va, folio, pte)
+        deferred = yield from flush_cleared_pte(k, cpu, mm, va, folio, pte, ptep)
         dirty = pte_present(pte) and pte_dirty(pte)
         if folio.lazyfree is not None and (dirty or folio.dirty):
             pt.set_pte_at(ptep, pte)                     # redirtied: remap, swap-backed
@@ -82,8 +87,9 @@ def try_to_unmap_flush(k, cpu):
     if not ubc.flush_required:
         yield "try_to_unmap_flush: nothing deferred"
         return
-    yield from k.flush.arch_tlbbatch_flush(cpu, ubc.batch)
+    yield from k.flush.arch_tlbbatch_flush(cpu, ubc.batch, ubc.tlb_gens)
     ubc.flush_required = ubc.writable = False
+    ubc.tlb_gens = []
 
 
 def try_to_unmap_flush_dirty(k, cpu):
@@ -97,7 +103,9 @@ def folio_mkclean(k, agent, cpu, folio):
     """folio_mkclean() → page_vma_mkclean_one() per mapping: write-protect and clean
     every PTE that is dirty or writable, flushing it; a clean read-only PTE is
     skipped — trusting the PTE, which seed 000 shows is unsafe while another thread's
-    flush is still deferred. Under LUF, everything deferred is flushed first."""
+    flush is still deferred — unless the ``pending`` policy says a flush may be
+    pending (tlb_gen.py): then its TLB entries are flushed. Under LUF, everything
+    deferred is flushed first."""
     if k.luf is not None:
         yield from k.luf.luf_flush("folio_mkclean")
     pt = k.pgtables
@@ -107,12 +115,19 @@ def folio_mkclean(k, agent, cpu, folio):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         pte = contpte_ptep_get(k, ptep)           # ptep_get(): a block's A/D bits
         if not pte_dirty(pte) and not pte_write(pte):
+            done = "skipped"
+            if mkclean_flush_pending(k, mm, ptep):
+                yield from k.flush.flush_tlb_page(cpu, mm, va)
+                k.stats["mkclean_flushes"] += 1
+                k.stats["mkclean_pending_flushes"] += 1
+                done = "a flush may be pending: flushed"
             ptl.unlock(agent)
-            yield f"page_vma_mkclean_one {mm.name} {va:#x}: clean and read-only, skipped"
+            yield f"page_vma_mkclean_one {mm.name} {va:#x}: clean and read-only, {done}"
             yield from k.mmu_notifier.invalidate_range_end(notified)
             continue
         old = pt.ptep_get_and_clear(ptep)                # ptep_clear_flush()
-        yield from k.flush.flush_tlb_page(cpu, mm, va)
+        yield from k.flush.flush_tlb_page(cpu, mm, va, k.tlb_gens.inc_tlb_gen(ptep))
+        k.stats["mkclean_flushes"] += 1
         folio.dirty |= pte_dirty(old)
         pt.set_pte_at(ptep, pte_mkclean(pte_wrprotect(old)))
         k.pte_changed(mm, va, folio, 0)

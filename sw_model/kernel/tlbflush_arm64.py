@@ -19,45 +19,49 @@ class Arm64TLBFlush:
         # An SMMU with broadcast TLB maintenance: device TLBs take the TLBIs too.
         self.devices = kernel.backend.devices > 0 and kernel.device_tlb == "broadcast"
 
-    def _tlbi(self, cpu, op, mm, va=0, end=0):
+    def _tlbi(self, cpu, op, mm, va=0, end=0, gens=()):
+        """One TLBI, carrying the generation of the changes ``gens`` it flushes, unless
+        the device TLBs are invalidated after it: then that invalidate carries it."""
+        last = not self.k.mmu_notifier.secondary_tlbs_after(mm)
         self.k.backend.tlbi(("cpu", cpu), Invalidate(op, asid=mm.asid, va=va, end=end,
-                                            devices=self.devices))
+                                            devices=self.devices),
+                            gen=self.k.tlb_gens.label(gens if last else ()))
         self.k.stats[f"tlbi_{op.name.lower()}"] += 1
 
     def _dsb(self, cpu):
         self.k.backend.dsb(("cpu", cpu))
         self.k.stats["dsb"] += 1
 
-    def flush_tlb_page(self, cpu, mm, va):
+    def flush_tlb_page(self, cpu, mm, va, gens=()):
         """flush_tlb_page(): dsb ishst; tlbi vale1is; dsb ish."""
-        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
+        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF, gens=gens)
         self._dsb(cpu)
         yield f"flush_tlb_page {va:#x}"
         yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(
-            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
+            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE, gens)
 
-    def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
+    def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
         """__flush_tlb_range(): one range TLBI (FEAT_TLBIRANGE), or the whole ASID past
         MAX_DVM_OPS pages; last-level only unless page tables were freed."""
         pages = (end - start) // PAGE_SIZE
         if pages > MAX_DVM_OPS:
-            yield from self.flush_tlb_mm(cpu, mm)
+            yield from self.flush_tlb_mm(cpu, mm, gens)
             return
         if pages == 1:
             op = InvalidateOp.VAE1 if freed_tables else InvalidateOp.VALE1
-            self._tlbi(cpu, op, mm, start)
+            self._tlbi(cpu, op, mm, start, gens=gens)
         else:
-            self._tlbi(cpu, InvalidateOp.RVAE1, mm, start, end)
+            self._tlbi(cpu, InvalidateOp.RVAE1, mm, start, end, gens=gens)
         self._dsb(cpu)
         yield f"flush_tlb_range {start:#x}-{end:#x}"
-        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end)
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end, gens)
 
-    def flush_tlb_mm(self, cpu, mm):
+    def flush_tlb_mm(self, cpu, mm, gens=()):
         """flush_tlb_mm(): tlbi aside1is; dsb ish."""
-        self._tlbi(cpu, InvalidateOp.ASIDE1, mm)
+        self._tlbi(cpu, InvalidateOp.ASIDE1, mm, gens=gens)
         self._dsb(cpu)
         yield f"flush_tlb_mm {mm.name}"
-        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, 0, 1 << 48)
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, 0, 1 << 48, gens)
 
     def ptep_set_access_flags_flush(self, cpu, mm, va):
         """__ptep_set_access_flags(): a write upgrade invalidates the stale read-only
@@ -73,15 +77,16 @@ class Arm64TLBFlush:
     def new_batch(self):
         return set()                  # CPUs that issued TLBIs not yet completed
 
-    def arch_tlbbatch_add_pending(self, cpu, batch, mm, va):
-        """arch_tlbbatch_add_pending(): __flush_tlb_page_nosync()."""
-        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF)
+    def arch_tlbbatch_add_pending(self, cpu, batch, mm, va, gens=()):
+        """arch_tlbbatch_add_pending(): __flush_tlb_page_nosync(), carrying the
+        change's generation now: the register passes it once the TLBI completes."""
+        self._tlbi(cpu, InvalidateOp.VALE1, mm, va & ~0xFFF, gens=gens)
         batch.add(cpu)
         yield f"arch_tlbbatch_add_pending {va:#x} (tlbi, no dsb)"
         yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(
-            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
+            mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE, gens)
 
-    def arch_tlbbatch_flush(self, cpu, batch):
+    def arch_tlbbatch_flush(self, cpu, batch, gens=()):
         """arch_tlbbatch_flush(): dsb(ish) — which completes only the TLBIs this CPU
         issued, the arm64 subtlety of the 2025 batched-pending fix."""
         self._dsb(cpu)

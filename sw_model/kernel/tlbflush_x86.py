@@ -110,25 +110,31 @@ class X86TLBFlush:
         self.k.stats[OUTCOMES[outcome]] += 1
         return inv, outcome
 
-    def native_flush_tlb_multi(self, cpu, cpumask, info, what):
+    def native_flush_tlb_multi(self, cpu, cpumask, info, what, gens=(), last=True):
         """flush_tlb_multi(): flush_tlb_func() here and by IPI on every CPU of
         ``cpumask`` that should flush (all of them when page tables were freed: a lazy
-        CPU could walk into them); wait for each IPI's acknowledgement."""
+        CPU could walk into them); wait for each IPI's acknowledgement. If ``last``
+        (no device invalidate follows), the last request carries the generation of
+        the changes ``gens`` it flushes (tlb_gen.py); the ones before it, none of
+        theirs: the register must not pass it while a TLB may still be stale."""
         targets = [t for t in sorted(cpumask)
                    if info.freed_tables or self.should_flush_tlb(t, info)]
+        remote = [t for t in targets if t != cpu]
+        label = self.k.tlb_gens.label
+        carried = gens if last else ()
         notes = []
         if cpu in targets:
             inv, outcome = self._flush_tlb_func(cpu, info)
             if inv is not None:
-                self.cs.local_flush(cpu, inv)
+                self.cs.local_flush(cpu, inv, label(() if remote else carried))
             self.cs.luf_caught_up(cpu)
             notes.append(f"local flush_tlb_func ({outcome})")
-        remote = [t for t in targets if t != cpu]
         if remote:
             self.k.stats["shootdowns"] += 1
         for t in remote:
             inv, outcome = self._flush_tlb_func(t, info)
-            ticket = self.k.backend.shootdown(("cpu", cpu), {t}, inv or NOTHING)
+            ticket = self.k.backend.shootdown(("cpu", cpu), {t}, inv or NOTHING,
+                                              gen=label(carried if t == remote[-1] else ()))
             self.cs.cpu_tlbstate[t].ipis_in_flight += 1
             self.k.stats["ipis"] += 1
             self.k.stats[f"ipi_invalidates_{inv.op.name if inv else 'none'}"] += 1
@@ -147,7 +153,7 @@ class X86TLBFlush:
             yield f"{what}: " + ("no CPU has the mm" if not cpumask else
                                  f"IPIs skipped for cpus {sorted(cpumask)}")
 
-    def flush_tlb_mm_range(self, cpu, mm, start, end, freed_tables=False):
+    def flush_tlb_mm_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
         """flush_tlb_mm_range(): a new generation, one round of flush_tlb_func();
         past the ceiling a full flush; then the IOMMU driver's hook for device TLBs,
         which the IPIs do not reach (v6.6)."""
@@ -157,18 +163,20 @@ class X86TLBFlush:
             info = FlushTLBInfo(mm, 0, TLB_FLUSH_ALL, mm.tlb_gen, freed_tables)
         else:
             info = FlushTLBInfo(mm, start, end, mm.tlb_gen, freed_tables)
-        yield from self.native_flush_tlb_multi(cpu, set(mm.cpumask), info,
-                                               f"flush_tlb_mm_range {start:#x}-{end:#x}")
-        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end)
+        yield from self.native_flush_tlb_multi(
+            cpu, set(mm.cpumask), info, f"flush_tlb_mm_range {start:#x}-{end:#x}", gens,
+            last=not self.k.mmu_notifier.secondary_tlbs_after(mm))
+        yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end, gens)
 
-    def flush_tlb_page(self, cpu, mm, va):
-        yield from self.flush_tlb_mm_range(cpu, mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE)
+    def flush_tlb_page(self, cpu, mm, va, gens=()):
+        yield from self.flush_tlb_mm_range(cpu, mm, va & ~0xFFF, (va & ~0xFFF) + PAGE_SIZE,
+                                           gens=gens)
 
-    def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False):
-        yield from self.flush_tlb_mm_range(cpu, mm, start, end, freed_tables)
+    def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
+        yield from self.flush_tlb_mm_range(cpu, mm, start, end, freed_tables, gens)
 
-    def flush_tlb_mm(self, cpu, mm):
-        yield from self.flush_tlb_mm_range(cpu, mm, 0, 1 << 48)
+    def flush_tlb_mm(self, cpu, mm, gens=()):
+        yield from self.flush_tlb_mm_range(cpu, mm, 0, 1 << 48, gens=gens)
 
     def ptep_set_access_flags_flush(self, cpu, mm, va):
         """x86 does not flush a permission upgrade: a CPU that faults on its stale entry
@@ -191,19 +199,22 @@ class X86TLBFlush:
     def new_batch(self):
         return set()                  # CPUs that must flush (arch_tlbflush_unmap_batch)
 
-    def arch_tlbbatch_add_pending(self, cpu, batch, mm, va):
+    def arch_tlbbatch_add_pending(self, cpu, batch, mm, va, gens=()):
         """arch_tlbbatch_add_pending(): inc_mm_tlb_gen() and add mm_cpumask(); device
-        TLBs are invalidated now, for the whole mm (v6.6: the batch has no mm)."""
+        TLBs are invalidated now, for the whole mm (v6.6: the batch has no mm); the
+        change's generation goes with arch_tlbbatch_flush()'s IPIs."""
         mm.tlb_gen += 1
         batch |= mm.cpumask
         yield f"arch_tlbbatch_add_pending {va:#x} (cpus {sorted(mm.cpumask)})"
         yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, 0, 1 << 48)
 
-    def arch_tlbbatch_flush(self, cpu, batch):
+    def arch_tlbbatch_flush(self, cpu, batch, gens=()):
         """arch_tlbbatch_flush(): flush_tlb_func() of no particular mm on the batch's
         CPUs: each flushes the mm it runs if it is behind; the others' slots are behind
         their mm's tlb_gen and are flushed when switched to."""
         targets = set(batch)
         batch.clear()
         info = FlushTLBInfo(None, 0, TLB_FLUSH_ALL, None)
-        yield from self.native_flush_tlb_multi(cpu, targets, info, "arch_tlbbatch_flush")
+        yield from self.native_flush_tlb_multi(cpu, targets, info, "arch_tlbbatch_flush",
+                                               gens)
+        self.k.tlb_gens.flushed(gens)

@@ -62,10 +62,11 @@ class X86ContextSwitch:
         self.k = kernel
         self.cpu_tlbstate = [TLBState() for _ in range(kernel.backend.cpus)]
 
-    def local_flush(self, cpu, inv):
+    def local_flush(self, cpu, inv, gen=None):
         """A flush of this CPU's own TLB (INVLPG, or a CR3 write that flushes): a
-        broadcast invalidate of a tag only this CPU uses, then a sync."""
-        self.k.backend.tlbi(("cpu", cpu), inv)
+        broadcast invalidate of a tag only this CPU uses (carrying TLB generation
+        ``gen``, tlb_gen.py), then a sync."""
+        self.k.backend.tlbi(("cpu", cpu), inv, gen=gen)
         self.k.backend.dsb(("cpu", cpu))
         self.k.stats["x86_local_flushes"] += 1
 

@@ -39,7 +39,7 @@ def mwriteprotect_range(k, agent, cpu, mm, va, pages, enable_wp):
         if pte_present(pte) or pte_protnone(pte):          # both pte_present() to Linux
             old = pt.ptep_modify(ptep, change)
             k.pte_changed(mm, page, k.allocator.folio_at(pte_pa(old)), change(old))
-            tlb.tlb_remove_tlb_entry(page)
+            tlb.tlb_remove_tlb_entry(ptep, page)
         elif is_migration_entry(pte):
             pt.ptep_modify(ptep, change)     # the new page's PTE will carry the mark
         ptl.unlock(agent)

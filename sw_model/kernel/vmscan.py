@@ -51,7 +51,9 @@ def writeback(k, agent, cpu, mm, va):
     if folio is None:
         yield f"mkclean {mm.name} {va:#x}: nothing mapped"
         return
+    yield from folio.lock.lock(agent)
     yield from folio_mkclean(k, agent, cpu, folio)
     folio.written &= not folio.dirty                       # a dirty folio is written out
     folio.dirty = False                                    # folio_clear_dirty_for_io()
+    folio.lock.unlock(agent)
     yield f"writeback {folio.pa:#x}: clean"

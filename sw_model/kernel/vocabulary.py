@@ -123,6 +123,8 @@ FIXES = {
                      "pending (2020)",
     "switch_mm_window": "x86 should_flush_tlb() sends the flush IPI to a CPU whose "
                         "loaded_mm is LOADED_MM_SWITCHING (CVE-2025-37964)",
+    "ptdesc_tlb_gen": "under pending=per-table, a page-table change that needs a flush "
+                      "stores its pending TLB generation in the table's ptdesc (seed 000)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
@@ -147,4 +149,11 @@ SYSTEM_SETTINGS = {
     # arm64: anonymous faults and file read faults map 64 KB folios (mTHP) as contpte
     # blocks where an aligned 64 KB fits the VMA and maps nothing yet.
     "mthp": ("off", ("off", "on")),
+    # Whether folio_mkclean() flushes a clean read-only PTE: never (upstream), while
+    # mm_tlb_flush_pending(), or while its table's TLB generation is newer than the
+    # fabric's completed one (seed 000).
+    "pending": ("none", ("none", "coarse", "per-table")),
+    # Where zap takes a dirty shared page out of the rmap: under the PTE lock after a
+    # flush (upstream, 2022), or after the gather's flush, the lock dropped (seed 000).
+    "zap_rmap": ("locked", ("locked", "deferred")),
 }

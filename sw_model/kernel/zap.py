@@ -17,16 +17,21 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
             continue
         pte = pt.ptep_get_and_clear(ptep)
         if pte_present(pte) or pte_protnone(pte):
-            tlb.tlb_remove_tlb_entry(va)
+            tlb.tlb_remove_tlb_entry(ptep, va)
             folio = k.allocator.folio_at(pte_pa(pte))
             if folio is not None:
-                if vma.kind == "shared" and pte_dirty(pte) and k.fixes["delay_rmap"]:
-                    # Flush before the page leaves the rmap, still under the PTE lock,
-                    # so folio_mkclean() either sees this mapping (and waits for the
-                    # lock) or finds the TLBs already clean (2022 fix).
+                delay_rmap = vma.kind == "shared" and pte_dirty(pte) and k.fixes["delay_rmap"]
+                if delay_rmap:
                     folio.dirty = True
-                    yield from tlb.tlb_flush_mmu()
-                k.unmap_folio(mm, va, folio, dirty=pte_dirty(pte))
+                if delay_rmap and k.zap_rmap == "deferred":
+                    tlb.tlb_delay_rmap(va, folio)
+                else:
+                    if delay_rmap:
+                        # Flush before the page leaves the rmap, still under the PTE
+                        # lock, so folio_mkclean() either sees this mapping (and waits
+                        # for the lock) or finds the TLBs already clean (2022 fix).
+                        yield from tlb.tlb_flush_mmu()
+                    k.unmap_folio(mm, va, folio, dirty=pte_dirty(pte))
                 if vma.pfnmap:
                     driver_pages.append(folio)    # not the kernel's to free
                 else:
