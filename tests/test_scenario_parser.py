@@ -178,6 +178,8 @@ AFTER_HEAD = [
      "unknown system setting 'smt'; settings are cpus, devices, tlb, arch, reclaim, frames"),
     ("system cpus\n", 7, "system setting 'cpus' is not key=value"),
     ("system cpus=2 cpus=3\n", 7, "system setting 'cpus' given twice"),
+    ("system devices=1 pending=per-table mmu_notifier=v4.15\n", 7,
+     "pending=per-table with devices needs mmu_notifier=v6.6"),
     ("system tlb=lots\n", 7, "tlb 'lots' is not a number"),
     # CPU and device indices against the system, wherever the system line is.
     ("cpu 2\n  read A 0x400000\n", 7,
