@@ -10,6 +10,7 @@ from sw_model.kernel.runner import run_once, run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario, parse_scenario_text
 from sw_model.kernel.tlbflush_arm64 import Arm64TLBFlush
 from sw_model.kernel.tlbflush_x86 import X86TLBFlush
+from kernel_helpers import labels
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.scn"))
 
@@ -25,10 +26,6 @@ def run(body, **kw):
     outcome = run_once(s, s.schedule.seed if s.schedule.kind == "random" else None)
     assert outcome.error is None, outcome.error
     return outcome
-
-
-def labels(outcome, agent="cpu0"):
-    return [label for a, label in outcome.trace if a == agent]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -7,6 +7,7 @@ from sw_model.kernel.contpte import (CONT_PTES, contpte_ptep_get,
                                      contpte_ptep_get_lockless)
 from sw_model.kernel.kernel import Kernel
 from sw_model.kernel.pgtable import mk_pte, pte_dirty
+from kernel_helpers import drain
 
 BLOCK = 0x410000                # a 64 KB-aligned VA
 
@@ -27,15 +28,6 @@ def block_kernel(**fixes):
             contiguous=1)._asdict())
         k.install_pte(mm, BLOCK + i * 0x1000, ptep, folio, pte)
     return k, mm, pteps
-
-
-def drain(gen):
-    labels = []
-    try:
-        while True:
-            labels.append(next(gen))
-    except StopIteration as stop:
-        return labels, stop.value
 
 
 def test_hardware_dirties_only_the_entry_it_walked():

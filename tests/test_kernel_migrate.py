@@ -11,6 +11,7 @@ from sw_model.kernel.pgtable import (is_migration_entry, pte_dirty, pte_pa, pte_
 from sw_model.kernel.runner import run_once
 from sw_model.kernel.scenario_parser import parse_scenario_text
 from sw_model.kernel.scenario import ScenarioError
+from kernel_helpers import labels
 
 
 def scenario(body, system="cpus=2 arch=arm64", schedule="", populate="write", bugs=()):
@@ -24,10 +25,6 @@ def run(body, **kw):
     out = run_once(scenario(body, **kw))
     assert out.error is None, out.error
     return out
-
-
-def labels(out, agent="cpu0"):
-    return [label for a, label in out.trace if a == agent]
 
 
 def pas(out, agent, kind="write", va=0x400000):

@@ -14,17 +14,9 @@ from sw_model.kernel.pgtable import mk_pte, pte_dirty, pte_write
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario import ScenarioError
 from sw_model.kernel.scenario_parser import parse_scenario_text
+from kernel_helpers import drain
 
 BLOCK = 0x400000                # a 64 KB-aligned VA
-
-
-def drain(gen):
-    labels = []
-    try:
-        while True:
-            labels.append(next(gen))
-    except StopIteration as stop:
-        return labels, stop.value
 
 
 def mthp_kernel(kind="anon", pages=CONT_PTES, **fixes):

@@ -10,6 +10,7 @@ import pytest
 from sw_model.kernel.runner import run_once, run_scenario
 from sw_model.kernel.scenario import ScenarioError
 from sw_model.kernel.scenario_parser import parse_scenario, parse_scenario_text
+from kernel_helpers import index, labels
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 START, END = "mmu_notifier_invalidate_range_start", "mmu_notifier_invalidate_range_"
@@ -24,14 +25,6 @@ def run(body, system="cpus=2 devices=1 arch=arm64 device_tlb=notifier", schedule
     out = run_once(parse_scenario_text(text))
     assert out.error is None, out.error
     return out
-
-
-def labels(out, agent="cpu0"):
-    return [label for a, label in out.trace if a == agent]
-
-
-def index(steps, prefix):
-    return next(i for i, s in enumerate(steps) if s.startswith(prefix))
 
 
 def notifier_pairs(steps):

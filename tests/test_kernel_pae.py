@@ -12,6 +12,7 @@ from sw_model.kernel.pgtable import mk_pte
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario import ScenarioError
 from sw_model.kernel.scenario_parser import parse_scenario, parse_scenario_text
+from kernel_helpers import drain
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -23,16 +24,6 @@ def pae_kernel(**fixes):
     k.add_vma(mm, 0x400000, 1, "rw", "anon")
     k.populate(mm, 0x400000, write=True)
     return k, mm, k.pgtables.pte_offset(mm.root, 0x400000)
-
-
-def drain(gen):
-    """Run a generator to its end; returns (labels, return value)."""
-    labels = []
-    try:
-        while True:
-            labels.append(next(gen))
-    except StopIteration as stop:
-        return labels, stop.value
 
 
 def test_user_pages_come_from_highmem_and_tables_from_below_4gb():
