@@ -301,27 +301,7 @@ WORKLOADS = [
              "against 2 CPUs touching them", "cpus=4", _migration),
 ]
 
-def _luf_deferrals(trace):
-    """(translations, batches) whose flush LUF deferred, read from the steps: an unmap
-    whose flush is deferred but that was not added to the ordinary batch (its agent's
-    step before is not arch_tlbbatch_add_pending), and the reclaims and migrations that
-    had one (each is one LUF batch). The kernel counts only the batches flushed."""
-    translations = batches = 0
-    last, batch_open = {}, {}
-    for agent, label in trace:
-        if label.startswith(("shrink_folio_list: folio", "migrate_pages: folio")):
-            batch_open[agent] = False
-        elif (label.startswith(("try_to_unmap_one", "try_to_migrate_one"))
-              and label.endswith("(flush deferred)")
-              and not last.get(agent, "").startswith("arch_tlbbatch_add_pending")):
-            translations += 1
-            batches += not batch_open[agent]
-            batch_open[agent] = True
-        last[agent] = label
-    return translations, batches
-
-
-def run_counts(run, reclaim):
+def run_counts(run):
     """What one run did, as flat counts (invalidates as ``inv_<KIND>``)."""
     s = run.stats
     counts = Counter({
@@ -333,8 +313,6 @@ def run_counts(run, reclaim):
         "mkclean_pending_flushes": s["mkclean_pending_flushes"],
         **{key: value for key, value in s.items() if key.startswith(("x86_", "luf_"))},
     })
-    if reclaim == "luf":
-        counts["luf_deferred"], counts["luf_batches"] = _luf_deferrals(run.trace)
     # Broadcast invalidates as the hardware counted them; what x86 flush IPIs carried
     # as the kernel counted them (an IPI whose target had nothing to flush, none).
     for prefix in ("hw_invalidates_", "ipi_invalidates_"):
@@ -387,7 +365,7 @@ def compare(runs, workloads=None, progress=None):
             result = run_scenario(workload.scenario(arch, reclaim, runs, pending))
             row = Row(workload, arch, reclaim, pending)
             check_clean(workload, row.policy, result)
-            row.runs = [run_counts(r, reclaim) for r in result.runs]
+            row.runs = [run_counts(r) for r in result.runs]
             rows.append(row)
             if progress:
                 progress(rows[-1])

@@ -46,11 +46,13 @@ class LUF:
         folio.luf_key = batch.key
         batch.cpus |= mm.cpumask               # as arch_tlbbatch_add_pending() does,
         mm.tlb_gen += 1                        # with x86's inc_mm_tlb_gen()
+        self.k.stats["luf_deferred"] += 1
 
     def end_batch(self, cpu):
         batch = self.batch.pop(cpu)
         if batch.translations:
             self.pending.append(batch)
+            self.k.stats["luf_batches"] += 1
 
     def pending_for(self, mm_name, page):
         return any((mm_name, page) in b.translations for b in self.pending)
