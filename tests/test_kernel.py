@@ -65,6 +65,16 @@ def test_access_outside_a_vma_is_sigsegv():
     assert any("SIGSEGV" in s for s in labels(out))
 
 
+def test_exec_needs_an_executable_vma():
+    """An instruction fetch from a rw VMA is SIGSEGV; after mprotect(PROT_EXEC) the
+    same page is fetched from (the fault handler maps it executable)."""
+    out = run("cpu 0\n  write A 0x400000\n  exec A 0x400000\n  mprotect A 0x400000 1 rx\n"
+              "  exec A 0x400000")
+    steps = labels(out)
+    assert any("SIGSEGV" in s for s in steps[:steps.index("mprotect A 0x400000 1 rx: done")])
+    assert steps[-2].startswith("exec A 0x400000 -> ") and not out.violations
+
+
 def test_munmap_flushes_then_frees_and_the_page_is_gone():
     out = run("cpu 1\n  write A 0x400000\ncpu 0\n  munmap A 0x400000 1\n  write A 0x400000",
               schedule="schedule order cpu1:op cpu0:op cpu0:op")

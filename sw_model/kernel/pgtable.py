@@ -109,6 +109,12 @@ def pte_wrprotect(pte):
     return DESCRIPTOR.pack(**d._replace(dbm=0, ap2=1, sw=sw)._asdict())
 
 
+def pte_modify_exec(pte, exec):
+    """The execute permission pte_modify() gives a PTE for its VMA's protection (UXN)."""
+    d = decode(pte)
+    return DESCRIPTOR.pack(**d._replace(uxn=int(not exec))._asdict())
+
+
 def pte_mkclean(pte):
     """pte_mkclean(): not dirty; a writable page goes back to read-only-until-written."""
     d = decode(pte)
