@@ -405,3 +405,29 @@ expect clean
     out = run_once(parse_scenario_text(text))
     assert out.error is None and not out.violations
     assert sum("flush deferred" in s for _, s in out.trace) == 2
+
+
+@pytest.mark.parametrize("reclaim", ["batched", "luf"])
+def test_a_fault_never_maps_a_page_cache_page_reclaim_is_freeing(reclaim):
+    """Reclaim holds the folio lock from the unmap to __remove_mapping(); a read fault
+    that found the page in the page cache waits for it, sees the page gone, and
+    retries (before the folio lock, 8 of these 200 interleavings mapped the page
+    being freed: a use-after-free)."""
+    s = parse_scenario_text(f"""scenario refault
+system cpus=3 arch=arm64 reclaim={reclaim} frames=24
+mm P
+  vma 0x800000 4 r file
+  populate 0x800000 4 read
+cpu 0
+  reclaim P 0x800000
+cpu 1
+  read P 0x800000
+schedule random seed=1 runs=200
+expect clean
+""")
+    result = run_scenario(s)
+    assert result.met, result.violation_kinds
+    retried = sum("left the page cache, retry" in label
+                  for r in result.runs for _, label in r.trace)
+    print(f"{retried} of 200 interleavings retried the fault")
+    assert retried > 0

@@ -65,15 +65,22 @@ def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
         if vma.file_backed:
             k.page_cache_add(mm, vma, va, folio)
     yield f"do_fault {va:#x}: page {folio.pa:#x}"
-    mkwrite = folio if write and vma.may_write and vma.kind == "shared" else None
-    if mkwrite:
-        yield from mkwrite.lock.lock(agent)              # do_page_mkwrite()
+    # filemap_fault() returns the page-cache folio locked (VM_FAULT_LOCKED), and
+    # do_page_mkwrite() needs it so too: reclaim and truncate hold that lock while they
+    # take a folio out of the page cache, so a fault that finds it gone retries.
+    locked = folio if vma.file_backed else None
+    if locked:
+        yield from locked.lock.lock(agent)
+        if k.page_cache_lookup(mm, vma, va) is not folio:
+            locked.lock.unlock(agent)
+            yield f"do_fault {va:#x}: page {folio.pa:#x} left the page cache, retry"
+            return
     ptl = k.pgtables.pte_lockptr(ptep)
     yield from ptl.lock(agent)
     if k.pgtables.ptep_get(ptep) != orig:                # !pte_same(): lost the race
         ptl.unlock(agent)
-        if mkwrite:
-            mkwrite.lock.unlock(agent)
+        if locked:
+            locked.lock.unlock(agent)
         if new and not vma.file_backed:
             k.allocator.free(folio)
         yield f"do_fault {va:#x}: PTE changed, retry"
@@ -84,8 +91,8 @@ def _do_fault(k, agent, mm, vma, va, ptep, orig, write):
     k.install_pte(mm, va, ptep, folio, mk_pte(folio.pa, write=writable, dirty=writable,
                                               exec=vma.may_exec))
     ptl.unlock(agent)
-    if mkwrite:
-        mkwrite.lock.unlock(agent)
+    if locked:
+        locked.lock.unlock(agent)
     yield f"do_fault {va:#x}: set_pte_at {'rw' if writable else 'ro'} -> {folio.pa:#x}"
 
 

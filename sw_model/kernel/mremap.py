@@ -70,6 +70,7 @@ def truncate(k, agent, cpu, mm, va):
         return
     if k.luf is not None:
         yield from k.luf.luf_flush("truncate")
+    yield from folio.lock.lock(agent)                    # truncate_inode_folio()
     for name, page in sorted(folio.rmap):
         owner = k.mms[name]
         tlb = MMUGather(k, cpu, owner)                   # zap_page_range_single()
@@ -80,5 +81,6 @@ def truncate(k, agent, cpu, mm, va):
         yield from k.mmu_notifier.invalidate_range_end(notified)
         yield from tlb.tlb_finish_mmu()
     k.page_cache_remove(folio)
+    folio.lock.unlock(agent)
     k.put_folio(folio)
     yield f"truncate: page {folio.pa:#x} removed from the page cache and freed"

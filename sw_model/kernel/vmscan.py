@@ -22,12 +22,16 @@ def reclaim(k, agent, cpu, mm, va):
         yield f"reclaim {mm.name} {va:#x}: nothing mapped"
         return
     yield f"shrink_folio_list: folio {folio.pa:#x}"
+    # Locked from the unmap to __remove_mapping(): a fault that finds the folio in the
+    # page cache meanwhile waits, then sees it gone.
+    yield from folio.lock.lock(agent)
     if k.luf is not None:
         k.luf.start_batch(cpu)
     unmapped = yield from try_to_unmap(k, agent, cpu, folio)
     if k.luf is not None:
         k.luf.end_batch(cpu)
     if not unmapped:
+        folio.lock.unlock(agent)
         yield f"shrink_folio_list: folio {folio.pa:#x} kept"
         return
     if folio.dirty:
@@ -41,6 +45,7 @@ def reclaim(k, agent, cpu, mm, va):
         k.stats["lazyfree_discarded"] += 1                 # MADV_FREE: no pageout
     if folio.kind == "file":
         k.page_cache_remove(folio)                         # __remove_mapping()
+    folio.lock.unlock(agent)
     k.put_folio(folio)
     yield f"shrink_folio_list: freed {folio.pa:#x}"
 
