@@ -98,7 +98,12 @@ def build_parser():
     run = sub.add_parser("run", help="run a kernel scenario and check every access")
     run.add_argument("scenario", nargs="?", type=Path,
                      help=f"a scenario file (default: the shipped {DEFAULT_SCENARIO})")
-    run.add_argument("--backend", choices=("golden",), default="golden")
+    run.add_argument("--backend", choices=("golden", "rtl"), default="golden")
+    run.add_argument("--mode", choices=("trace",),
+                     help="with --backend rtl: trace (the golden run recorded, replayed "
+                     "on the RTL with no Python in the loop, compared afterwards)")
+    run.add_argument("--sim", choices=SIMULATORS, default="verilator")
+    run.add_argument("--build-dir", type=Path, default=Path("build"))
     run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
     run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
@@ -204,9 +209,16 @@ def cmd_run(args):
                   flush=True)
 
     started = time.perf_counter()
-    result = run_scenario(scenario, backend=args.backend, seed=args.seed, runs=args.runs,
-                          progress=progress)
-    print(summary(result, time.perf_counter() - started))
+    trace = None
+    if args.mode == "trace" or args.backend == "rtl":
+        trace = _run_trace(args, scenario)
+        result = trace.result
+        print(summary(result, trace.seconds["record"]))
+        print("\n".join(trace.describe()))
+    else:
+        result = run_scenario(scenario, backend=args.backend, seed=args.seed,
+                              runs=args.runs, progress=progress)
+        print(summary(result, time.perf_counter() - started))
     outputs = []
     if args.json:
         outputs.append((args.json, json.dumps(as_json(result), indent=1)))
@@ -221,7 +233,20 @@ def cmd_run(args):
             out.write_text(text)
         except OSError as e:
             raise UsageError(f"cannot write {out}: {e.strerror}") from None
-    return 0 if result.met else 1
+    return 0 if result.met and (trace is None or trace.ok) else 1
+
+
+def _run_trace(args, scenario):
+    from sim.trace_mode import rtl_system, run_trace
+    if args.backend != "rtl" or args.mode != "trace":
+        raise UsageError("the RTL runs scenarios here in trace mode: --backend rtl "
+                         "--mode trace")
+    try:
+        rtl_system(scenario.system)
+    except ValueError as e:
+        raise UsageError(f"{scenario.path}: {e}") from None
+    return run_trace(scenario, sim=args.sim, seed=args.seed, runs=args.runs,
+                     build_root=args.build_dir)
 
 
 def cmd_compare(args):

@@ -23,6 +23,7 @@ class RunOutcome:
     error: str | None             # a deadlock or an impossible explicit order
     cycles: int
     stats: Counter
+    step_cycles: list = field(default_factory=list)   # the clock at the end of each step
 
     def segments(self, last=None):
         """The interleaving up to step ``last`` as runs of one agent's steps:
@@ -83,9 +84,11 @@ def _agent_id(name):
     return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
 
 
-def run_once(scenario, seed=None, backend="golden"):
+def run_once(scenario, seed=None, backend="golden", platform=None):
+    """One run; ``platform``: a callable making the backend from ``scenario.system``
+    instead of ``backend`` (e.g. one that records the run)."""
     system = scenario.system
-    platform = make_backend(backend, system)
+    platform = platform(system) if platform else make_backend(backend, system)
     kernel = Kernel(platform, arch=system["arch"], reclaim=system["reclaim"],
                     frames=system["frames"], device_tlb=system["device_tlb"],
                     mmu_notifier=system["mmu_notifier"],
@@ -109,8 +112,11 @@ def run_once(scenario, seed=None, backend="golden"):
     sched = Scheduler(agents, platform, order=scenario.schedule.order,
                       rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
 
+    step_cycles = []
+
     def on_step(agent, label):
         kernel.step_index = len(sched.trace)
+        step_cycles.append(platform.cycles)
         if kernel.checker.violations:
             raise _Stop
 
@@ -124,7 +130,7 @@ def run_once(scenario, seed=None, backend="golden"):
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
     return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
-                      platform.cycles, stats)
+                      platform.cycles, stats, step_cycles)
 
 
 def _flat(stats):
@@ -141,9 +147,11 @@ def _show(arg):
     return f"{arg:#x}" if isinstance(arg, int) and arg >= 0x1000 else str(arg)
 
 
-def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None):
+def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=None,
+                 platform=None):
     """All runs of ``scenario``: one for an explicit order; ``runs`` seeded random
-    interleavings (seeds seed, seed+1, ...) for a random schedule."""
+    interleavings (seeds seed, seed+1, ...) for a random schedule. ``platform``: as
+    for ``run_once``."""
     result = ScenarioResult(scenario, backend)
     if scenario.schedule.kind == "random":
         first = scenario.schedule.seed if seed is None else seed
@@ -152,7 +160,7 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
     else:
         seeds = [None]
     for i, s in enumerate(seeds):
-        result.runs.append(run_once(scenario, s, backend))
+        result.runs.append(run_once(scenario, s, backend, platform))
         if progress:
             progress(i + 1, len(seeds))
     return result

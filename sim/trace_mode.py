@@ -1,0 +1,127 @@
+"""Trace mode: a scenario run on the golden backend, recorded as the RTL top's buses, then
+replayed on the RTL by a testbench with no Python in the loop, which stops at the first
+cycle whose outputs differ. The kernel model is deterministic given the backend's
+answers, and the golden backend is cycle-exact, so the golden run fixes every cycle's
+inputs; a divergence is reported as lockstep reports it (cycle, signals, expected and
+actual), placed in the scenario's run and step."""
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hdl.fabric import check_fabric_params
+from sim.build import DEFAULT_BUILD_ROOT
+from sim.golden_recorder import RecordingBackend
+from sim.system_bus_top import SystemBuses
+from sim.system_lockstep import TOPLEVEL
+from sim.trace_bench import build_replay, replay, write_trace
+from sim.verilog_cache import system_verilog
+from sw_model.kernel.runner import run_scenario
+
+#: The golden backend's fixed parameters, which the RTL must share.
+PA_BITS = 40
+
+
+@dataclass
+class Divergence:
+    run_seed: int | None
+    cycle: int                        # within the run
+    step: int | None                  # 1-based scenario step; None: after the last step
+    agent: str | None
+    label: str | None
+    signals: list                     # (field, expected, actual)
+    unknown_bits: bool = False
+
+    def describe(self):
+        where = (f"scenario step {self.step} ({self.agent}: {self.label})"
+                 if self.step else "after the last step")
+        lines = [f"DIVERGED in run seed={self.run_seed}: {where}, cycle {self.cycle}"]
+        lines += [f"  {s}: expected {e:#x}, actual {a:#x}" for s, e, a in self.signals]
+        if self.unknown_bits:
+            lines.append("  (the RTL showed X/Z bits, read here as 0)")
+        return lines
+
+
+@dataclass
+class TraceResult:
+    result: object                    # the golden run's ScenarioResult
+    sim: str
+    cycles: int                       # cycles recorded, over every run
+    records: int                      # run-length records in the trace file
+    checked: int                      # cycles the replay checked
+    divergence: Divergence | None
+    seconds: dict = field(default_factory=dict)   # record, build (Verilog too), replay
+
+    @property
+    def ok(self):
+        return self.divergence is None and self.checked == self.cycles
+
+    def describe(self):
+        s = self.seconds
+        lines = [f"trace mode on {self.sim}: {self.cycles} cycles in {len(self.result.runs)} "
+                 f"run(s), {self.records} records; golden recording {s['record']:.2f} s, "
+                 f"Verilog and build {s['build']:.2f} s, replay {s['replay']:.2f} s "
+                 f"({self.checked / max(s['replay'], 1e-9):,.0f} cycles/s)"]
+        if self.divergence:
+            lines += self.divergence.describe()
+        elif self.ok:
+            lines.append(f"no divergence in {self.cycles} cycles")
+        else:
+            lines.append(f"the replay stopped after {self.checked} of {self.cycles} cycles")
+        return lines
+
+
+def rtl_system(system):
+    """The RTL top's parameters for a scenario's ``system``: those of the golden
+    backend's ``SystemRef``. A system the RTL cannot build is a ValueError."""
+    check_fabric_params(system["cpus"], system["devices"])
+    return dict(cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"],
+                pa_bits=PA_BITS, ha=True, hd=True)
+
+
+def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
+              build_root=DEFAULT_BUILD_ROOT):
+    """Record ``scenario``'s runs (as ``run_scenario`` chooses them) on the golden
+    backend and replay them on the RTL (with simulation-only hardware ``faults``)."""
+    params = rtl_system(scenario.system)
+    buses = SystemBuses(params["cpus"], params["devices"])
+    timer = time.perf_counter
+    recorders = []
+
+    def recording(system):
+        recorders.append(RecordingBackend(cpus=params["cpus"], devices=params["devices"],
+                                          tlb_entries=params["tlb_entries"],
+                                          pa_bits=PA_BITS))
+        return recorders[-1]
+
+    with tempfile.TemporaryDirectory(prefix="shootdown-trace-") as workdir:
+        started = timer()
+        result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
+        trace_path = Path(workdir) / "trace.bin"
+        write_trace(trace_path, [r.records for r in recorders], buses.inputs.width,
+                    buses.outputs.width)
+        recorded = timer()
+        design = system_verilog(TOPLEVEL, params, faults, build_root)
+        command = build_replay(sim, design, TOPLEVEL, buses.inputs.width,
+                               buses.outputs.width, build_root)
+        built = timer()
+        outcome = replay(command, trace_path, Path(workdir) / "result.txt")
+        done = timer()
+    divergence = _place(result.runs, outcome, buses) if outcome.diverged else None
+    return TraceResult(result, sim, sum(r.cycles for r in result.runs),
+                       sum(len(r.records) for r in recorders), outcome.cycles, divergence,
+                       dict(record=recorded - started, build=built - recorded,
+                            replay=done - built))
+
+
+def _place(runs, outcome, buses):
+    """The divergence at global ``outcome.cycles`` in its run and step."""
+    cycle = outcome.cycles
+    for run in runs:
+        if cycle < run.cycles:
+            break
+        cycle -= run.cycles
+    step = next((i for i, end in enumerate(run.step_cycles) if end > cycle), None)
+    agent, label = run.trace[step] if step is not None else (None, None)
+    return Divergence(run.seed, cycle, None if step is None else step + 1, agent, label,
+                      buses.diff(outcome.expected, outcome.actual), outcome.unknown_bits)
