@@ -1,0 +1,99 @@
+"""Trace mode: golden runs recorded as the system top's buses and replayed on the RTL by a
+testbench with no Python in the loop; a seeded hardware fault shows up as a divergence
+placed in the scenario's step. All RTL tests share one configuration (1 CPU, 1 device,
+16-entry TLBs), so one build per simulator (and one for the fault) serves them."""
+import pytest
+
+from hdl.ports import InvalidateOp
+from sim.cli import main, shipped_scenarios
+from sim.golden_recorder import RecordingBackend
+from sim.system_lockstep import TOPLEVEL
+from sim.trace_bench import build_replay, replay, write_trace
+from sim.trace_mode import rtl_system, run_trace
+from sim.verilog_cache import system_verilog
+from sw_model.kernel.runner import run_scenario
+from sw_model.kernel.scenario_parser import parse_scenario
+from sw_model.platform import HOST, Invalidate
+
+SMALL = ["device_munmap.scn", "device_x86.scn", "smmu_upgrade_buggy.scn"]
+
+
+def scenario(name):
+    return parse_scenario(shipped_scenarios() / name)
+
+
+def test_recording_leaves_the_golden_run_unchanged():
+    storm = scenario("mixed_storm.scn")
+    recorders = []
+
+    def recording(system):
+        recorders.append(RecordingBackend(cpus=system["cpus"], devices=system["devices"],
+                                          tlb_entries=system["tlb"]))
+        return recorders[-1]
+
+    recorded = run_scenario(storm, runs=2, platform=recording)
+    plain = run_scenario(storm, runs=2)
+    for run, again, recorder in zip(recorded.runs, plain.runs, recorders):
+        assert (run.trace, run.cycles, run.stats) == (again.trace, again.cycles, again.stats)
+        assert sum(cycles for cycles, _, _ in recorder.records) == run.cycles
+        assert len(run.step_cycles) == len(run.trace)
+        assert run.step_cycles == sorted(run.step_cycles) and run.step_cycles[-1] <= run.cycles
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_shipped_scenarios_replay_without_divergence(sim, build_root, name):
+    trace = run_trace(scenario(name), sim=sim, build_root=build_root)
+    print("\n".join(trace.describe()))
+    assert trace.ok and trace.cycles > 100
+
+
+def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root):
+    # A shootdown waits for a CPU with interrupts off: nothing moves, so the golden
+    # backend skips the idle cycles; the recording keeps them as one record.
+    backend = RecordingBackend(cpus=1, devices=1, tlb_entries=16)
+    backend.set_irqs(0, False)
+    ticket = backend.shootdown(HOST, {0}, Invalidate(InvalidateOp.VMALLE1))
+    backend.idle(500)
+    backend.set_irqs(0, True)
+    backend.idle(20)
+    assert backend.shootdown_done(ticket)
+    assert max(cycles for cycles, _, _ in backend.records) >= 400
+    params = rtl_system(dict(cpus=1, devices=1, tlb=16))
+    buses = backend.buses
+    command = build_replay(sim, system_verilog(TOPLEVEL, params, build_root=build_root),
+                           TOPLEVEL, buses.inputs.width, buses.outputs.width, build_root)
+    path = build_root / f"idle-{sim}.trace"
+    write_trace(path, [backend.records], buses.inputs.width, buses.outputs.width)
+    outcome = replay(command, path, build_root / f"idle-{sim}.result")
+    assert not outcome.diverged and outcome.cycles == backend.cycles
+
+
+def test_a_hardware_fault_diverges_at_a_step(sim, build_root):
+    munmap = scenario("device_munmap.scn")
+    trace = run_trace(munmap, sim=sim, faults=["drop_ack"], build_root=build_root)
+    lines = trace.describe()
+    print("\n".join(lines))
+    d = trace.divergence
+    assert not trace.ok and d is not None and d.step is not None
+    run = trace.result.runs[0]
+    # The step named is the one whose cycles hold the divergence, and it is reported.
+    first = run.step_cycles[d.step - 2] if d.step > 1 else 0
+    assert first <= d.cycle < run.step_cycles[d.step - 1]
+    assert (d.agent, d.label) == run.trace[d.step - 1]
+    assert "done" in [signal for signal, _, _ in d.signals]
+    assert f"scenario step {d.step} ({d.agent}: {d.label}), cycle {d.cycle}" in lines[1]
+    assert any(line.startswith("  done: expected") for line in lines)
+
+
+def test_cli_trace_mode(build_root, capsys):
+    path = str(shipped_scenarios() / "device_munmap.scn")
+    assert main(["run", path, "--backend", "rtl", "--mode", "trace",
+                 "--build-dir", str(build_root)]) == 0
+    out = capsys.readouterr().out
+    assert "trace mode on verilator" in out and "no divergence in" in out
+
+
+def test_cli_trace_mode_needs_the_rtl_backend(capsys):
+    assert main(["run", "--mode", "trace"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--backend rtl --mode trace" in err
