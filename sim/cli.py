@@ -104,6 +104,9 @@ def build_parser():
                      "on the RTL with no Python in the loop, compared afterwards)")
     run.add_argument("--sim", choices=SIMULATORS, default="verilator")
     run.add_argument("--build-dir", type=Path, default=Path("build"))
+    run.add_argument("--hw-fault", action="append", default=[], metavar="FAULT",
+                     help="trace mode: build the RTL with a simulation-only fault "
+                     "(hdl/faults.py), to see the replay catch it")
     run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
     run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
@@ -210,7 +213,7 @@ def cmd_run(args):
 
     started = time.perf_counter()
     trace = None
-    if args.mode == "trace" or args.backend == "rtl":
+    if args.mode == "trace" or args.backend == "rtl" or args.hw_fault:
         trace = _run_trace(args, scenario)
         result = trace.result
         print(summary(result, trace.seconds["record"]))
@@ -239,14 +242,19 @@ def cmd_run(args):
 def _run_trace(args, scenario):
     from sim.trace_mode import rtl_system, run_trace
     if args.backend != "rtl" or args.mode != "trace":
-        raise UsageError("the RTL runs scenarios here in trace mode: --backend rtl "
-                         "--mode trace")
+        raise UsageError("the RTL (and --hw-fault) runs scenarios in trace mode only: "
+                         "add --backend rtl --mode trace")
     try:
         rtl_system(scenario.system)
     except ValueError as e:
         raise UsageError(f"{scenario.path}: {e}") from None
+    from hdl.faults import FABRIC_FAULTS, MMU_FAULTS
+    for fault in args.hw_fault:
+        if fault not in {**FABRIC_FAULTS, **MMU_FAULTS}:
+            raise UsageError(f"unknown hardware fault {fault!r}; known: "
+                             f"{', '.join([*FABRIC_FAULTS, *MMU_FAULTS])}")
     return run_trace(scenario, sim=args.sim, seed=args.seed, runs=args.runs,
-                     build_root=args.build_dir)
+                     faults=args.hw_fault, build_root=args.build_dir)
 
 
 def cmd_compare(args):

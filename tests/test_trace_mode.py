@@ -87,13 +87,19 @@ def test_a_hardware_fault_diverges_at_a_step(sim, build_root):
 
 def test_cli_trace_mode(build_root, capsys):
     path = str(shipped_scenarios() / "device_munmap.scn")
-    assert main(["run", path, "--backend", "rtl", "--mode", "trace",
-                 "--build-dir", str(build_root)]) == 0
+    trace = ["run", path, "--backend", "rtl", "--mode", "trace", "--build-dir", str(build_root)]
+    assert main(trace) == 0
     out = capsys.readouterr().out
     assert "trace mode on verilator" in out and "no divergence in" in out
+    assert main(trace + ["--hw-fault", "drop_ack"]) == 1
+    out = capsys.readouterr().out
+    assert "DIVERGED in run seed=None: scenario step" in out and "  done: expected" in out
 
 
-def test_cli_trace_mode_needs_the_rtl_backend(capsys):
-    assert main(["run", "--mode", "trace"]) == 2
+@pytest.mark.parametrize("args", [["--mode", "trace"], ["--backend", "rtl"],
+                                  ["--hw-fault", "drop_ack"],
+                                  ["--backend", "rtl", "--mode", "trace", "--hw-fault", "x"]])
+def test_cli_trace_mode_usage_errors(args, capsys):
+    assert main(["run", *args]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--backend rtl --mode trace" in err
+    assert err.count("\n") == 1 and err.startswith("shootdown: error: ")
