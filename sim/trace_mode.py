@@ -4,6 +4,7 @@ cycle whose outputs differ. The kernel model is deterministic given the backend'
 answers, and the golden backend is cycle-exact, so the golden run fixes every cycle's
 inputs; a divergence is reported as lockstep reports it (cycle, signals, expected and
 actual), placed in the scenario's run and step."""
+import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -50,7 +51,9 @@ class TraceResult:
     records: int                      # run-length records in the trace file
     checked: int                      # cycles the replay checked
     divergence: Divergence | None
-    seconds: dict = field(default_factory=dict)   # record, build (Verilog too), replay
+    #: Wall-clock seconds: record, build (Verilog too), replay; and CPU seconds:
+    #: record_cpu (this process), replay_cpu (the simulator process).
+    seconds: dict = field(default_factory=dict)
 
     @property
     def ok(self):
@@ -59,9 +62,12 @@ class TraceResult:
     def describe(self):
         s = self.seconds
         lines = [f"trace mode on {self.sim}: {self.cycles} cycles in {len(self.result.runs)} "
-                 f"run(s), {self.records} records; golden recording {s['record']:.2f} s, "
-                 f"Verilog and build {s['build']:.2f} s, replay {s['replay']:.2f} s "
-                 f"({self.checked / max(s['replay'], 1e-9):,.0f} cycles/s)"]
+                 f"run(s), {self.records} records; golden recording {s['record']:.2f} s "
+                 f"(CPU {s['record_cpu']:.2f}), Verilog and build {s['build']:.2f} s, "
+                 f"replay {s['replay']:.2f} s (CPU {s['replay_cpu']:.2f}): "
+                 f"{self.checked / max(s['replay'], 1e-9):,.0f} cycles/s replayed, "
+                 f"{self.checked / max(s['replay'] + s['record'], 1e-9):,.0f} with the "
+                 "recording"]
         if self.divergence:
             lines += self.divergence.describe()
         elif self.ok:
@@ -95,23 +101,29 @@ def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
         return recorders[-1]
 
     with tempfile.TemporaryDirectory(prefix="shootdown-trace-") as workdir:
-        started = timer()
+        started, started_cpu = timer(), time.process_time()
         result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
         trace_path = Path(workdir) / "trace.bin"
         write_trace(trace_path, [r.records for r in recorders], buses.inputs.width,
                     buses.outputs.width)
-        recorded = timer()
+        recorded, record_cpu = timer(), time.process_time() - started_cpu
         design = system_verilog(TOPLEVEL, params, faults, build_root)
         command = build_replay(sim, design, TOPLEVEL, buses.inputs.width,
                                buses.outputs.width, build_root)
-        built = timer()
+        built, child_cpu = timer(), _children_cpu()
         outcome = replay(command, trace_path, Path(workdir) / "result.txt")
-        done = timer()
+        done, replay_cpu = timer(), _children_cpu() - child_cpu
     divergence = _place(result.runs, outcome, buses) if outcome.diverged else None
     return TraceResult(result, sim, sum(r.cycles for r in result.runs),
                        sum(len(r.records) for r in recorders), outcome.cycles, divergence,
                        dict(record=recorded - started, build=built - recorded,
-                            replay=done - built))
+                            replay=done - built, record_cpu=record_cpu,
+                            replay_cpu=replay_cpu))
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _place(runs, outcome, buses):
