@@ -49,6 +49,10 @@ module {tb};
       $finish;
     end
     trace = $fopen(trace_path, "rb");
+    if (trace == 0) begin
+      $display("cannot open the trace file %0s", trace_path);
+      $finish;
+    end
     result = $fopen(result_path, "w");
     while ($fread(cycles, trace) == 4) begin
       got = $fread(stimulus, trace);
