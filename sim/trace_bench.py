@@ -128,16 +128,22 @@ def build_replay(sim, design, toplevel, in_width, out_width, build_root=DEFAULT_
     return run
 
 
-def write_trace(path, runs, in_width, out_width):
-    """Write the records of ``runs`` (each a list of [cycles, input, output]), each
-    run after a reset."""
-    ib, ob = _bytes(in_width), _bytes(out_width)
-    reset = bytes(4 + ib + ob)
-    with open(path, "wb") as f:
-        for records in runs:
-            f.write(reset)
-            f.writelines(cycles.to_bytes(4, "big") + inp.to_bytes(ib, "big")
-                         + out.to_bytes(ob, "big") for cycles, inp, out in records)
+class TraceWriter:
+    """Writes runs to a trace file (open for binary writing) as they are recorded, so
+    that a long scenario's records need not all be held at once."""
+
+    def __init__(self, file, in_width, out_width):
+        self.file = file
+        self._ib, self._ob = _bytes(in_width), _bytes(out_width)
+        self.records = 0                        # written so far, resets excluded
+
+    def run(self, records):
+        """One run's [cycles, input, output] records, after a reset."""
+        ib, ob = self._ib, self._ob
+        self.file.write(bytes(4 + ib + ob))
+        self.file.writelines(cycles.to_bytes(4, "big") + inp.to_bytes(ib, "big")
+                             + out.to_bytes(ob, "big") for cycles, inp, out in records)
+        self.records += len(records)
 
 
 def _bytes(bits):

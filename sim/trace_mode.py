@@ -15,7 +15,7 @@ from sim.build import DEFAULT_BUILD_ROOT
 from sim.golden_recorder import RecordingBackend
 from sim.system_bus_top import SystemBuses
 from sim.system_lockstep import TOPLEVEL
-from sim.trace_bench import build_replay, replay, write_trace
+from sim.trace_bench import TraceWriter, build_replay, replay
 from sim.verilog_cache import system_verilog
 from sw_model.kernel.runner import run_scenario
 
@@ -92,20 +92,24 @@ def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
     params = rtl_system(scenario.system)
     buses = SystemBuses(params["cpus"], params["devices"])
     timer = time.perf_counter
-    recorders = []
-
-    def recording(system):
-        recorders.append(RecordingBackend(cpus=params["cpus"], devices=params["devices"],
-                                          tlb_entries=params["tlb_entries"],
-                                          pa_bits=PA_BITS))
-        return recorders[-1]
-
     with tempfile.TemporaryDirectory(prefix="shootdown-trace-") as workdir:
-        started, started_cpu = timer(), time.process_time()
-        result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
         trace_path = Path(workdir) / "trace.bin"
-        write_trace(trace_path, [r.records for r in recorders], buses.inputs.width,
-                    buses.outputs.width)
+        with open(trace_path, "wb") as trace:
+            writer = TraceWriter(trace, buses.inputs.width, buses.outputs.width)
+            recorder = None
+
+            def recording(system):
+                nonlocal recorder
+                if recorder:                    # the previous run is over
+                    writer.run(recorder.records)
+                recorder = RecordingBackend(cpus=params["cpus"], devices=params["devices"],
+                                            tlb_entries=params["tlb_entries"],
+                                            pa_bits=PA_BITS)
+                return recorder
+
+            started, started_cpu = timer(), time.process_time()
+            result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
+            writer.run(recorder.records)
         recorded, record_cpu = timer(), time.process_time() - started_cpu
         design = system_verilog(TOPLEVEL, params, faults, build_root)
         command = build_replay(sim, design, TOPLEVEL, buses.inputs.width,
@@ -115,7 +119,7 @@ def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
         done, replay_cpu = timer(), _children_cpu() - child_cpu
     divergence = _place(result.runs, outcome, buses) if outcome.diverged else None
     return TraceResult(result, sim, sum(r.cycles for r in result.runs),
-                       sum(len(r.records) for r in recorders), outcome.cycles, divergence,
+                       writer.records, outcome.cycles, divergence,
                        dict(record=recorded - started, build=built - recorded,
                             replay=done - built, record_cpu=record_cpu,
                             replay_cpu=replay_cpu))

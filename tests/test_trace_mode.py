@@ -8,7 +8,7 @@ from hdl.ports import InvalidateOp
 from sim.cli import main, shipped_scenarios
 from sim.golden_recorder import RecordingBackend
 from sim.system_lockstep import TOPLEVEL
-from sim.trace_bench import build_replay, replay, write_trace
+from sim.trace_bench import TraceWriter, build_replay, replay
 from sim.trace_mode import rtl_system, run_trace
 from sim.verilog_cache import system_verilog
 from sw_model.kernel.runner import run_scenario
@@ -63,7 +63,8 @@ def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root):
     command = build_replay(sim, system_verilog(TOPLEVEL, params, build_root=build_root),
                            TOPLEVEL, buses.inputs.width, buses.outputs.width, build_root)
     path = build_root / f"idle-{sim}.trace"
-    write_trace(path, [backend.records], buses.inputs.width, buses.outputs.width)
+    with open(path, "wb") as trace:
+        TraceWriter(trace, buses.inputs.width, buses.outputs.width).run(backend.records)
     outcome = replay(command, path, build_root / f"idle-{sim}.result")
     assert not outcome.diverged and outcome.cycles == backend.cycles
 
