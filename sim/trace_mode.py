@@ -117,7 +117,7 @@ def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
         built, child_cpu = timer(), _children_cpu()
         outcome = replay(command, trace_path, Path(workdir) / "result.txt")
         done, replay_cpu = timer(), _children_cpu() - child_cpu
-    divergence = _place(result.runs, outcome, buses) if outcome.diverged else None
+    divergence = locate(result.runs, outcome, buses) if outcome.diverged else None
     return TraceResult(result, sim, sum(r.cycles for r in result.runs),
                        writer.records, outcome.cycles, divergence,
                        dict(record=recorded - started, build=built - recorded,
@@ -130,8 +130,9 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def _place(runs, outcome, buses):
-    """The divergence at global ``outcome.cycles`` in its run and step."""
+def locate(runs, outcome, buses):
+    """The Divergence of a replay (``outcome``) that diverged at its cycle, counted over
+    all of ``runs`` (RunOutcomes, in replay order), placed in its run and step."""
     cycle = outcome.cycles
     for run in runs:
         if cycle < run.cycles:

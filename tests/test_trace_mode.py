@@ -2,17 +2,19 @@
 testbench with no Python in the loop; a seeded hardware fault shows up as a divergence
 placed in the scenario's step. All RTL tests share one configuration (1 CPU, 1 device,
 16-entry TLBs), so one build per simulator (and one for the fault) serves them."""
+from types import SimpleNamespace
+
 import pytest
 
 from hdl.ports import InvalidateOp
 from sim.cli import main, shipped_scenarios
 from sim.golden_recorder import RecordingBackend
 from sim.system_lockstep import TOPLEVEL
-from sim.trace_bench import TraceWriter, build_replay, replay
-from sim.trace_mode import rtl_system, run_trace
+from sim.trace_bench import Replay, TraceWriter, build_replay, replay
+from sim.trace_mode import locate, rtl_system, run_trace
 from sim.verilog_cache import system_verilog
 from sw_model.kernel.runner import run_scenario
-from sw_model.kernel.scenario_parser import parse_scenario
+from sw_model.kernel.scenario_parser import parse_scenario, parse_scenario_text
 from sw_model.platform import HOST, Invalidate
 
 SMALL = ["device_munmap.scn", "device_x86.scn", "smmu_upgrade_buggy.scn"]
@@ -45,6 +47,29 @@ def test_shipped_scenarios_replay_without_divergence(sim, build_root, name):
     trace = run_trace(scenario(name), sim=sim, build_root=build_root)
     print("\n".join(trace.describe()))
     assert trace.ok and trace.cycles > 100
+
+
+def test_runs_replay_one_after_another_from_reset(sim, build_root):
+    text = (shipped_scenarios() / "device_munmap.scn").read_text().replace(
+        "schedule order dev0:op cpu0:op dev0:op", "schedule random seed=1 runs=4")
+    trace = run_trace(parse_scenario_text(text), sim=sim, build_root=build_root)
+    print("\n".join(trace.describe()))
+    assert trace.ok and len(trace.result.runs) == 4
+
+
+def test_a_divergence_is_placed_in_its_run_and_step():
+    buses = RecordingBackend(cpus=1, devices=1).buses
+    runs = [SimpleNamespace(seed=1, cycles=100, step_cycles=[50, 100],
+                            trace=[("cpu0", "a"), ("cpu0", "b")]),
+            SimpleNamespace(seed=2, cycles=80, step_cycles=[30, 30, 70],
+                            trace=[("cpu0", "c"), ("dev0", "d"), ("dev0", "e")])]
+    done = buses.outputs.pack(done=2)
+    for cycle, where in [(0, (1, 0, 1, "cpu0", "a")), (50, (1, 50, 2, "cpu0", "b")),
+                         (100, (2, 0, 1, "cpu0", "c")), (130, (2, 30, 3, "dev0", "e")),
+                         (175, (2, 75, None, None, None))]:
+        d = locate(runs, Replay(cycle, True, done, 0), buses)
+        assert (d.run_seed, d.cycle, d.step, d.agent, d.label) == where
+        assert d.signals == [("done", 2, 0)]
 
 
 def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root):
