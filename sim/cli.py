@@ -224,7 +224,8 @@ def cmd_run(args):
         print(summary(result, time.perf_counter() - started))
     outputs = []
     if args.json:
-        outputs.append((args.json, json.dumps(as_json(result), indent=1)))
+        report = dict(as_json(result), **({"trace": trace.as_json()} if trace else {}))
+        outputs.append((args.json, json.dumps(report, indent=1)))
     if args.save_violation and result.minimal:
         outputs.append((args.save_violation, replay_text(
             path.read_text(), result.minimal.run, result.minimal.dropped,

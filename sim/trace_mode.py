@@ -77,6 +77,17 @@ class TraceResult:
         return lines
 
 
+    def as_json(self):
+        d = self.divergence
+        return {"sim": self.sim, "cycles": self.cycles, "records": self.records,
+                "checked": self.checked, "ok": self.ok, "seconds": self.seconds,
+                "divergence": d and {
+                    "run_seed": d.run_seed, "cycle": d.cycle, "step": d.step,
+                    "agent": d.agent, "label": d.label, "unknown_bits": d.unknown_bits,
+                    "signals": [{"signal": s, "expected": e, "actual": a}
+                                for s, e, a in d.signals]}}
+
+
 def rtl_system(system):
     """The RTL top's parameters for a scenario's ``system``: those of the golden
     backend's ``SystemRef``. A system the RTL cannot build is a ValueError."""

@@ -2,6 +2,7 @@
 testbench with no Python in the loop; a seeded hardware fault shows up as a divergence
 placed in the scenario's step. All RTL tests share one configuration (1 CPU, 1 device,
 16-entry TLBs), so one build per simulator (and one for the fault) serves them."""
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -117,9 +118,12 @@ def test_cli_trace_mode(build_root, capsys):
     assert main(trace) == 0
     out = capsys.readouterr().out
     assert "trace mode on verilator" in out and "no divergence in" in out
-    assert main(trace + ["--hw-fault", "drop_ack"]) == 1
+    report = build_root / "trace-fault.json"
+    assert main(trace + ["--hw-fault", "drop_ack", "--json", str(report)]) == 1
     out = capsys.readouterr().out
     assert "DIVERGED in run seed=None: scenario step" in out and "  done: expected" in out
+    divergence = json.loads(report.read_text())["trace"]["divergence"]
+    assert divergence["step"] > 0 and "done" in [s["signal"] for s in divergence["signals"]]
 
 
 @pytest.mark.parametrize("args", [["--mode", "trace"], ["--backend", "rtl"],
