@@ -4,7 +4,7 @@ cycle, and stops at the first mismatch. Built once per design as a standalone bi
 (Verilator ``--binary``) or vvp program (Icarus); the trace is a data file given at run
 time, so one build serves every scenario of a configuration.
 
-Trace file: binary records, each ``cycles`` (4 bytes), ``input`` and ``expected`` (the
+Trace file: binary records, each ``cycles`` (8 bytes), ``input`` and ``expected`` (the
 bus widths rounded up to whole bytes), big-endian, as Verilog's ``$fread`` reads them
 (parsing hex text took three times as long a cycle): for ``cycles`` cycles, check that
 the output bus equals ``expected`` at the falling edge, then drive ``input`` until the
@@ -34,7 +34,7 @@ module {tb};
   wire [{ow}-1:0] o_bus;
   reg [{ib}*8-1:0] stimulus;
   reg [{ob}*8-1:0] expected;
-  reg [31:0] cycles;
+  reg [63:0] cycles;
   reg [63:0] cycle = 0;
   reg [8*4096-1:0] trace_path, result_path;
   integer trace, result, got;
@@ -54,7 +54,7 @@ module {tb};
       $finish;
     end
     result = $fopen(result_path, "w");
-    while ($fread(cycles, trace) == 4) begin
+    while ($fread(cycles, trace) == 8) begin
       got = $fread(stimulus, trace);
       got = $fread(expected, trace);
       if (cycles == 0) begin
@@ -140,8 +140,8 @@ class TraceWriter:
     def run(self, records):
         """One run's [cycles, input, output] records, after a reset."""
         ib, ob = self._ib, self._ob
-        self.file.write(bytes(4 + ib + ob))
-        self.file.writelines(cycles.to_bytes(4, "big") + inp.to_bytes(ib, "big")
+        self.file.write(bytes(8 + ib + ob))
+        self.file.writelines(cycles.to_bytes(8, "big") + inp.to_bytes(ib, "big")
                              + out.to_bytes(ob, "big") for cycles, inp, out in records)
         self.records += len(records)
 
