@@ -1,10 +1,10 @@
 """Trace replay without Python in the loop: a generated Verilog testbench that reads
-recorded bus values from a file, drives the input bus and checks the output bus every
-cycle, and stops at the first mismatch. Built once per design as a standalone binary
-(Verilator ``--binary``) or vvp program (Icarus); the trace is a data file given at run
-time, so one build serves every scenario of a configuration.
+recorded bus values from a file (here a pipe: ``Replay``), drives the input bus and
+checks the output bus every cycle, and stops at the first mismatch. Built once per design
+as a standalone binary (Verilator ``--binary``) or vvp program (Icarus); the trace is
+data given at run time, so one build serves every scenario of a configuration.
 
-Trace file: binary records, each ``cycles`` (8 bytes), ``input`` and ``expected`` (the
+Trace: binary records, each ``cycles`` (8 bytes), ``input`` and ``expected`` (the
 bus widths rounded up to whole bytes), big-endian, as Verilog's ``$fread`` reads them
 (parsing hex text took three times as long a cycle): for ``cycles`` cycles, check that
 the output bus equals ``expected`` at the falling edge, then drive ``input`` until the
@@ -13,6 +13,7 @@ each run of a scenario starts with one. The result file holds ``ok CYCLES``,
 or ``diverged CYCLE EXPECTED ACTUAL`` (hex) for the first cycle whose outputs differ;
 cycles are counted over the whole file, resets excluded.
 """
+import fcntl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ TESTBENCH = "trace_tb"
 #: less VPI, which nothing here uses.
 VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
 ICARUS_ARGS = ["-g2012"]
+PIPE_BYTES = 1 << 20
 
 _TESTBENCH = """\
 module {tb};
@@ -86,7 +88,7 @@ endmodule
 
 
 @dataclass
-class Replay:
+class ReplayOutcome:
     cycles: int                         # cycles checked (up to the divergence, if any)
     diverged: bool
     expected: int = 0
@@ -128,41 +130,74 @@ def build_replay(sim, design, toplevel, in_width, out_width, build_root=DEFAULT_
     return run
 
 
-class TraceWriter:
-    """Writes runs to a trace file (open for binary writing) as they are recorded, so
-    that a long scenario's records need not all be held at once."""
+class Replay:
+    """The built replay (``run``, from ``build_replay``) running, its trace written to
+    it through a pipe run by run as the runs are recorded: the simulator checks one run
+    on one core while Python records the next on the other. A context manager (the
+    simulator is stopped if the caller fails); ``finish()`` gives the outcome."""
 
-    def __init__(self, file, in_width, out_width):
-        self.file = file
+    def __init__(self, run, in_width, out_width, workdir):
+        self._result = Path(workdir) / "result.txt"
+        self._log = Path(workdir) / "replay.log"
         self._ib, self._ob = _bytes(in_width), _bytes(out_width)
-        self.records = 0                        # written so far, resets excluded
+        self.records = 0                        # recorded so far, resets excluded
+        with open(self._log, "w") as log:
+            self._proc = subprocess.Popen(
+                [*run, "+trace=/dev/stdin", f"+result={self._result}"],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        self._pipe = self._proc.stdin
+        _widen(self._pipe)
 
     def run(self, records):
         """One run's [cycles, input, output] records, after a reset."""
-        ib, ob = self._ib, self._ob
-        self.file.write(bytes(8 + ib + ob))
-        self.file.writelines(cycles.to_bytes(8, "big") + inp.to_bytes(ib, "big")
-                             + out.to_bytes(ob, "big") for cycles, inp, out in records)
         self.records += len(records)
+        if self._pipe is None:
+            return
+        ib, ob = self._ib, self._ob
+        try:
+            self._pipe.write(bytes(8 + ib + ob))
+            self._pipe.writelines(cycles.to_bytes(8, "big") + inp.to_bytes(ib, "big")
+                                  + out.to_bytes(ob, "big") for cycles, inp, out in records)
+        except BrokenPipeError:                 # the replay stopped: a divergence
+            self._pipe = None
+
+    def finish(self):
+        """Wait for the replay to check everything written; its ReplayOutcome."""
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        self._proc.wait()
+        if not self._result.exists():
+            raise RuntimeError(f"the trace replay ended without a result (exit status "
+                               f"{self._proc.returncode}): "
+                               f"{self._log.read_text().strip()[-500:]}")
+        words = self._result.read_text().split()
+        if words[0] == "ok":
+            return ReplayOutcome(int(words[1]), False)
+        actual = words[3].lower()
+        known = actual.translate(str.maketrans("xz", "00"))
+        return ReplayOutcome(int(words[1]), True, int(words[2], 16), int(known, 16),
+                             unknown_bits=known != actual)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _widen(pipe):
+    """A pipe that holds a whole run (~340 KB for 1,250 cycles of 4 CPUs), so that
+    Python need not wait for the simulator to take a run before recording the next.
+    Linux only; elsewhere, or past the system's limit, the default size serves."""
+    try:
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):
+        pass
 
 
 def _bytes(bits):
     return -(-bits // 8)
-
-
-def replay(run, trace_path, result_path):
-    """Run the built replay (``run``, from ``build_replay``) on a trace file."""
-    result_path = Path(result_path)
-    result_path.unlink(missing_ok=True)
-    done = subprocess.run([*run, f"+trace={trace_path}", f"+result={result_path}"],
-                          capture_output=True, text=True)
-    if not result_path.exists():
-        raise RuntimeError(f"the trace replay ended without a result (exit status "
-                           f"{done.returncode}): {(done.stdout + done.stderr).strip()[-500:]}")
-    words = result_path.read_text().split()
-    if words[0] == "ok":
-        return Replay(int(words[1]), False)
-    actual = words[3].lower()
-    known = actual.translate(str.maketrans("xz", "00"))
-    return Replay(int(words[1]), True, int(words[2], 16), int(known, 16),
-                  unknown_bits=known != actual)

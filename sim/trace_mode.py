@@ -8,14 +8,13 @@ import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from hdl.fabric import check_fabric_params
 from sim.build import DEFAULT_BUILD_ROOT
 from sim.golden_recorder import RecordingBackend
 from sim.system_bus_top import SystemBuses
 from sim.system_lockstep import TOPLEVEL
-from sim.trace_bench import TraceWriter, build_replay, replay
+from sim.trace_bench import Replay, build_replay
 from sim.verilog_cache import system_verilog
 from sw_model.kernel.runner import run_scenario
 
@@ -51,8 +50,9 @@ class TraceResult:
     records: int                      # run-length records in the trace file
     checked: int                      # cycles the replay checked
     divergence: Divergence | None
-    #: Wall-clock seconds: record, build (Verilog too), replay; and CPU seconds:
-    #: record_cpu (this process), replay_cpu (the simulator process).
+    #: Wall-clock seconds: build (Verilog too), record (the golden runs), total
+    #: (recording and replay, which overlap); CPU seconds: record_cpu (this process),
+    #: replay_cpu (the simulator's).
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -62,12 +62,11 @@ class TraceResult:
     def describe(self):
         s = self.seconds
         lines = [f"trace mode on {self.sim}: {self.cycles} cycles in {len(self.result.runs)} "
-                 f"run(s), {self.records} records; golden recording {s['record']:.2f} s "
-                 f"(CPU {s['record_cpu']:.2f}), Verilog and build {s['build']:.2f} s, "
-                 f"replay {s['replay']:.2f} s (CPU {s['replay_cpu']:.2f}): "
-                 f"{self.checked / max(s['replay'], 1e-9):,.0f} cycles/s replayed, "
-                 f"{self.checked / max(s['replay'] + s['record'], 1e-9):,.0f} with the "
-                 "recording"]
+                 f"run(s), {self.records} records; Verilog and build {s['build']:.2f} s; "
+                 f"golden recording {s['record']:.2f} s (CPU {s['record_cpu']:.2f}); replay "
+                 f"CPU {s['replay_cpu']:.2f} s ({_rate(self.checked, s['replay_cpu'])} "
+                 f"cycles/s); recording and replay together {s['total']:.2f} s "
+                 f"({_rate(self.checked, s['total'])} cycles/s)"]
         if self.divergence:
             lines += self.divergence.describe()
         elif self.ok:
@@ -103,37 +102,39 @@ def run_trace(scenario, *, sim="verilator", seed=None, runs=None, faults=(),
     params = rtl_system(scenario.system)
     buses = SystemBuses(params["cpus"], params["devices"])
     timer = time.perf_counter
-    with tempfile.TemporaryDirectory(prefix="shootdown-trace-") as workdir:
-        trace_path = Path(workdir) / "trace.bin"
-        with open(trace_path, "wb") as trace:
-            writer = TraceWriter(trace, buses.inputs.width, buses.outputs.width)
-            recorder = None
+    started = timer()
+    design = system_verilog(TOPLEVEL, params, faults, build_root)
+    command = build_replay(sim, design, TOPLEVEL, buses.inputs.width, buses.outputs.width,
+                           build_root)
+    built, child_cpu = timer(), _children_cpu()
+    with tempfile.TemporaryDirectory(prefix="shootdown-trace-") as workdir, \
+            Replay(command, buses.inputs.width, buses.outputs.width, workdir) as replay:
+        recorder = None
 
-            def recording(system):
-                nonlocal recorder
-                if recorder:                    # the previous run is over
-                    writer.run(recorder.records)
-                recorder = RecordingBackend(cpus=params["cpus"], devices=params["devices"],
-                                            tlb_entries=params["tlb_entries"],
-                                            pa_bits=PA_BITS)
-                return recorder
+        def recording(system):
+            nonlocal recorder
+            if recorder:                        # the previous run is over
+                replay.run(recorder.records)
+            recorder = RecordingBackend(cpus=params["cpus"], devices=params["devices"],
+                                        tlb_entries=params["tlb_entries"], pa_bits=PA_BITS)
+            return recorder
 
-            started, started_cpu = timer(), time.process_time()
-            result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
-            writer.run(recorder.records)
+        started_cpu = time.process_time()
+        result = run_scenario(scenario, seed=seed, runs=runs, platform=recording)
+        replay.run(recorder.records)
         recorded, record_cpu = timer(), time.process_time() - started_cpu
-        design = system_verilog(TOPLEVEL, params, faults, build_root)
-        command = build_replay(sim, design, TOPLEVEL, buses.inputs.width,
-                               buses.outputs.width, build_root)
-        built, child_cpu = timer(), _children_cpu()
-        outcome = replay(command, trace_path, Path(workdir) / "result.txt")
-        done, replay_cpu = timer(), _children_cpu() - child_cpu
+        outcome = replay.finish()
+    done, replay_cpu = timer(), _children_cpu() - child_cpu
     divergence = locate(result.runs, outcome, buses) if outcome.diverged else None
     return TraceResult(result, sim, sum(r.cycles for r in result.runs),
-                       writer.records, outcome.cycles, divergence,
-                       dict(record=recorded - started, build=built - recorded,
-                            replay=done - built, record_cpu=record_cpu,
+                       replay.records, outcome.cycles, divergence,
+                       dict(build=built - started, record=recorded - built,
+                            total=done - built, record_cpu=record_cpu,
                             replay_cpu=replay_cpu))
+
+
+def _rate(cycles, seconds):
+    return f"{cycles / max(seconds, 1e-9):,.0f}"
 
 
 def _children_cpu():

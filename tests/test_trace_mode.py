@@ -11,7 +11,7 @@ from hdl.ports import InvalidateOp
 from sim.cli import main, shipped_scenarios
 from sim.golden_recorder import RecordingBackend
 from sim.system_lockstep import TOPLEVEL
-from sim.trace_bench import Replay, TraceWriter, build_replay, replay
+from sim.trace_bench import Replay, ReplayOutcome, build_replay
 from sim.trace_mode import locate, rtl_system, run_trace
 from sim.verilog_cache import system_verilog
 from sw_model.kernel.runner import run_scenario
@@ -68,12 +68,12 @@ def test_a_divergence_is_placed_in_its_run_and_step():
     for cycle, where in [(0, (1, 0, 1, "cpu0", "a")), (50, (1, 50, 2, "cpu0", "b")),
                          (100, (2, 0, 1, "cpu0", "c")), (130, (2, 30, 3, "dev0", "e")),
                          (175, (2, 75, None, None, None))]:
-        d = locate(runs, Replay(cycle, True, done, 0), buses)
+        d = locate(runs, ReplayOutcome(cycle, True, done, 0), buses)
         assert (d.run_seed, d.cycle, d.step, d.agent, d.label) == where
         assert d.signals == [("done", 2, 0)]
 
 
-def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root):
+def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root, tmp_path):
     # A shootdown waits for a CPU with interrupts off: nothing moves, so the golden
     # backend skips the idle cycles; the recording keeps them as one record.
     backend = RecordingBackend(cpus=1, devices=1, tlb_entries=16)
@@ -85,13 +85,12 @@ def test_skipped_idle_cycles_are_one_record_and_replay(sim, build_root):
     assert backend.shootdown_done(ticket)
     assert max(cycles for cycles, _, _ in backend.records) >= 400
     params = rtl_system(dict(cpus=1, devices=1, tlb=16))
-    buses = backend.buses
+    widths = backend.buses.inputs.width, backend.buses.outputs.width
     command = build_replay(sim, system_verilog(TOPLEVEL, params, build_root=build_root),
-                           TOPLEVEL, buses.inputs.width, buses.outputs.width, build_root)
-    path = build_root / f"idle-{sim}.trace"
-    with open(path, "wb") as trace:
-        TraceWriter(trace, buses.inputs.width, buses.outputs.width).run(backend.records)
-    outcome = replay(command, path, build_root / f"idle-{sim}.result")
+                           TOPLEVEL, *widths, build_root)
+    with Replay(command, *widths, tmp_path) as replay:
+        replay.run(backend.records)
+        outcome = replay.finish()
     assert not outcome.diverged and outcome.cycles == backend.cycles
 
 
