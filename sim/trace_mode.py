@@ -47,7 +47,7 @@ class TraceResult:
     result: object                    # the golden run's ScenarioResult
     sim: str
     cycles: int                       # cycles recorded, over every run
-    records: int                      # run-length records in the trace file
+    records: int                      # run-length records replayed
     checked: int                      # cycles the replay checked
     divergence: Divergence | None
     #: Wall-clock seconds: build (Verilog too), record (the golden runs), total
