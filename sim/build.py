@@ -91,6 +91,20 @@ def verilator_public_ports(toplevel):
         f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in BENCH_PORTS)
 
 
+def stage(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
+    """The build directory of source ``files`` ({name: text}) built with ``args``, keyed
+    by both, with the files written into it (left alone where unchanged, so a build
+    tool sees them as old)."""
+    key = hashlib.sha256("\0".join([*files.values(), *args]).encode()).hexdigest()[:12]
+    build_dir = Path(build_root).resolve() / f"{name}-{key}{suffix}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for file, content in files.items():
+        path = build_dir / file
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+    return build_dir
+
+
 def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False):
     """Build (or reuse) a simulation of Verilog ``text`` with top module ``toplevel``;
     returns (runner, build_dir). A build is keyed by its source files and options, so a
@@ -101,13 +115,8 @@ def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=Fals
         files[f"{toplevel}.vlt"] = verilator_public_ports(toplevel)
         args = VERILATOR_ARGS
     files[f"{toplevel}.v"] = retrigger_comb_blocks(text) if sim == "icarus" else text
-    key = hashlib.sha256("\0".join([*files.values(), *args]).encode()).hexdigest()[:12]
-    build_dir = Path(build_root).resolve() / f"{sim}-{toplevel}-{key}{'-waves' if waves else ''}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = build_dir / name
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
+    build_dir = stage(files, args, f"{sim}-{toplevel}", build_root,
+                      "-waves" if waves else "")
     runner = get_runner(sim)
     # always=False: cocotb skips the build when the outputs are newer than the sources.
     runner.build(sources=[build_dir / name for name in files], hdl_toplevel=toplevel,

@@ -113,6 +113,10 @@ def build_parser():
                           "(hdl/faults.py), to see the diff catch it")
     run.add_argument("--build-dir", type=Path, default=Path("build"),
                      help="rtl: where simulator builds are kept (default build)")
+    run.add_argument("--mode", choices=("lockstep", "trace"), default="lockstep",
+                     help="rtl: lockstep (the RTL clocked beside the model, compared every "
+                          "cycle) or trace (the golden run recorded, replayed on the RTL "
+                          "with no Python in the loop, compared afterwards)")
     run.add_argument("--runs", type=_positive, help="random schedules: how many runs")
     run.add_argument("--seed", type=_seed, help="random schedules: the first seed")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
@@ -218,7 +222,7 @@ def cmd_run(args):
     if args.backend == "rtl":
         return _run_on_rtl(args, scenario)
     for flag, given in (("--sim", args.sim), ("--diff", args.diff), ("--waves", args.waves),
-                        ("--rtl-fault", args.rtl_fault)):
+                        ("--rtl-fault", args.rtl_fault), ("--mode", args.mode != "lockstep")):
         if given:
             raise UsageError(f"{flag} is for --backend rtl")
 
@@ -260,6 +264,34 @@ def cmd_run(args):
     return 0 if result.met else 1
 
 
+def _run_trace(args, scenario, faults):
+    """--backend rtl --mode trace: the golden run recorded, replayed on the RTL."""
+    import json
+
+    from sim.run_report import as_json, summary
+    from sim.rtl_run import rtl_system
+    from sim.trace_mode import run_trace
+    for flag, given in (("--diff", args.diff), ("--waves", args.waves),
+                        ("--report", args.report)):
+        if given:
+            raise UsageError(f"{flag} is for --mode lockstep")
+    try:
+        rtl_system(scenario.system)
+    except ValueError as e:
+        raise UsageError(f"{scenario.path}: {e}") from None
+    trace = run_trace(scenario, sim=args.sim or "verilator", seed=args.seed,
+                      runs=args.runs, faults=faults, build_root=args.build_dir)
+    print(summary(trace.result, trace.seconds["record"]))
+    print("\n".join(trace.describe()))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(dict(as_json(trace.result), trace=trace.as_json()),
+                                            indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if trace.result.met and trace.ok else 1
+
+
 def _run_on_rtl(args, scenario):
     import json
 
@@ -272,6 +304,8 @@ def _run_on_rtl(args, scenario):
         faults = check_faults(args.rtl_fault, {**FABRIC_FAULTS, **MMU_FAULTS})
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.mode == "trace":
+        return _run_trace(args, scenario, faults)
     sim = args.sim or "verilator"
     print(f"building and running {scenario.path} on the RTL ({sim})...", flush=True)
     try:

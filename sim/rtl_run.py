@@ -5,9 +5,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from hdl.fabric import check_fabric_params
 from sim.build import DEFAULT_BUILD_ROOT, build_verilog
 from sim.lockstep import run_bench
 from sim.system_lockstep import TOPLEVEL, system_verilog
+
+#: Physical address bits of the RTL a scenario runs on (the golden backend's default).
+PA_BITS = 40
 
 
 @dataclass
@@ -20,12 +24,13 @@ class RTLRun:
     waves: str | None = None
 
 
-def rtl_system(scenario):
-    """The RTL configuration a scenario's system settings ask for (as the golden
-    backend's model: 40-bit PAs, hardware AF and dirty updates)."""
-    s = scenario.system
-    return dict(cpus=s["cpus"], devices=s["devices"], tlb_entries=s["tlb"], pa_bits=40,
-                ha=True, hd=True)
+def rtl_system(system):
+    """The RTL top's parameters for a scenario's ``system``: those of the golden
+    backend's ``SystemRef`` (40-bit PAs, hardware AF and dirty updates). A system the
+    RTL cannot build is a ValueError."""
+    check_fabric_params(system["cpus"], system["devices"])
+    return dict(cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"],
+                pa_bits=PA_BITS, ha=True, hd=True)
 
 
 def run_on_rtl(scenario, *, sim="verilator", seed=None, runs=None, waves=None, faults=(),
@@ -34,7 +39,7 @@ def run_on_rtl(scenario, *, sim="verilator", seed=None, runs=None, waves=None, f
     ``waves``: a path to copy the full run's waveform to; ``waves_on_divergence``: replay
     a divergent run with waveforms (the window around the divergence); ``report``: a
     directory for the files of ``shootdown run --report``."""
-    text = system_verilog(rtl_system(scenario), faults, build_root)
+    text = system_verilog(rtl_system(scenario.system), faults, build_root)
     dump = waves is not None
     runner, build_dir = build_verilog(sim, text, TOPLEVEL, build_root, dump)
     cfg = dict(scenario=str(Path(scenario.path).resolve()), sim=sim, seed=seed, runs=runs,

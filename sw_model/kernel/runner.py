@@ -27,6 +27,7 @@ class RunOutcome:
     stats: Counter
     divergence: object = None     # platform.Divergence: the RTL left the model here
     recording: object = None      # a PlatformRecorder, when the run was recorded
+    step_cycles: list = field(default_factory=list)   # the clock at the end of each step
 
     @property
     def flagged(self):
@@ -119,10 +120,13 @@ def run_once(scenario, seed=None, backend="golden", record=False):
     sched = Scheduler(agents, platform, order=scenario.schedule.order,
                       rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
 
+    step_cycles = []
+
     def on_step(agent, label):
         if record:
             platform.step_done(agent, label)
         kernel.step_index = len(sched.trace)
+        step_cycles.append(platform.cycles)
         if kernel.checker.violations:
             raise _Stop
 
@@ -151,7 +155,8 @@ def run_once(scenario, seed=None, backend="golden", record=False):
     stats = Counter(kernel.stats)
     stats.update({f"hw_{k}": v for k, v in _flat(platform.stats).items()})
     return RunOutcome(seed, sched.trace, list(kernel.checker.violations), error,
-                      platform.cycles, stats, divergence, platform if record else None)
+                      platform.cycles, stats, divergence, platform if record else None,
+                      step_cycles)
 
 
 def _flat(stats):
