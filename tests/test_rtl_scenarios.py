@@ -13,6 +13,7 @@ import pytest
 
 from sim.cli import main
 from sim.rtl_run import run_on_rtl
+from sim.trace_mode import run_trace
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
 
@@ -37,16 +38,21 @@ def test_shipped_scenario_on_rtl(name, sim, build_root):
 
 
 def test_a_hardware_fault_is_a_divergence_with_its_step_and_a_waveform(build_root):
-    """skip_target: broadcast invalidates never reach the last CPU's TLB. cpu1's read
-    after MADV_DONTNEED returned hits its stale entry on the RTL; the model walks."""
-    scenario = parse_scenario(SCENARIOS / "parallel_dontneed.scn")
-    rtl = run_on_rtl(scenario, faults={"skip_target"}, waves_on_divergence=True,
+    """drop_ack: the first acknowledgement from the last target is lost, so munmap's
+    sync never completes on the RTL. Lockstep reports where, with a waveform; trace
+    mode reports the same first divergence."""
+    scenario = parse_scenario(SCENARIOS / "device_munmap.scn")
+    rtl = run_on_rtl(scenario, faults={"drop_ack"}, waves_on_divergence=True,
                      build_root=build_root)
     d = rtl.divergence
     assert d is not None and not rtl.met
-    assert "in step" in d["where"] and "(cpu1: read A 0x400000)" in d["where"]
-    assert {s["signal"] for s in d["signals"]} >= {"cpu1_resp_valid"}
+    assert "in step 8 (cpu0: munmap A 0x400000 1)" in d["where"]
+    assert [s["signal"] for s in d["signals"]] == ["done"]
     assert rtl.waves and Path(rtl.waves).stat().st_size > 0
+    trace = run_trace(scenario, faults={"drop_ack"}, build_root=build_root).divergence
+    assert (trace.cycle, trace.step, trace.agent) == (d["cycle"], 8, "cpu0")
+    assert [(s, e, a) for s, e, a in trace.signals] == \
+        [(s["signal"], s["expected"], s["actual"]) for s in d["signals"]]
 
 
 def test_run_on_rtl_bad_arguments_are_one_line_errors(capsys, tmp_path):
