@@ -18,7 +18,6 @@ def madvise_free(k, agent, cpu, mm, va, pages):
     accessed bit is left set: the model's hardware does not manage it."""
     end = va + pages * PAGE_SIZE
     yield from mm.mmap_lock.down_read(agent)
-    yield from flush_tlb_batched_pending(k, cpu, mm)
     tlb = MMUGather(k, cpu, mm)
     yield f"tlb_gather_mmu {mm.name}"
     pt = k.pgtables
@@ -29,6 +28,7 @@ def madvise_free(k, agent, cpu, mm, va, pages):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
         if ptep is None:
             continue
+        yield from flush_tlb_batched_pending(k, cpu, mm)   # under the PTL
         pte = pt.ptep_get(ptep)
         folio = k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
         if folio is not None and folio.kind == "anon" and folio.mapcount == 1:

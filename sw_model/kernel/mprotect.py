@@ -13,7 +13,6 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
     end = va + pages * PAGE_SIZE
     with k.revoking(mm, va, end):
         yield from mm.mmap_lock.down_write(agent)
-        yield from flush_tlb_batched_pending(k, cpu, mm)
         k.set_vma_perms(mm, va, end, perms)
         tlb = MMUGather(k, cpu, mm)
         yield f"tlb_gather_mmu {mm.name}"
@@ -23,6 +22,7 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
             ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
             if ptep is None:
                 continue
+            yield from flush_tlb_batched_pending(k, cpu, mm)   # under the PTL
             pte = pt.ptep_get(ptep)
             change = _new_protection(perms)
             # Taking write away always flushes (a TLB may hold the writable entry).

@@ -19,7 +19,6 @@ def mremap(k, agent, cpu, mm, old, pages, new):
             mm.mmap_lock.up_write(agent)
             yield f"mremap {old:#x} -> {new:#x}: EINVAL (nothing mapped, or the target is taken)"
             return
-        yield from flush_tlb_batched_pending(k, cpu, mm)
         k.move_vma(mm, old, end, new)
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, old, end)
         pt = k.pgtables
@@ -34,6 +33,7 @@ def mremap(k, agent, cpu, mm, old, pages, new):
             yield from old_ptl.lock(agent)
             if new_ptl is not old_ptl:
                 yield from new_ptl.lock(agent)
+            yield from flush_tlb_batched_pending(k, cpu, mm)   # under the PTL
             pte = pt.ptep_get_and_clear(old_ptep)
             if pte_present(pte):
                 folio = k.allocator.folio_at(pte_pa(pte))

@@ -19,7 +19,6 @@ def change_prot_numa(k, agent, cpu, mm, va, pages):
     PTE becomes PROT_NONE (MM_CP_PROT_NUMA), gathered; one flush at the end."""
     end = va + pages * PAGE_SIZE
     yield from mm.mmap_lock.down_read(agent)
-    yield from flush_tlb_batched_pending(k, cpu, mm)
     tlb = MMUGather(k, cpu, mm)
     yield f"tlb_gather_mmu {mm.name}"
     pt = k.pgtables
@@ -30,6 +29,7 @@ def change_prot_numa(k, agent, cpu, mm, va, pages):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
         if ptep is None:
             continue
+        yield from flush_tlb_batched_pending(k, cpu, mm)   # under the PTL
         pte = pt.ptep_get(ptep)
         if pte_present(pte):
             old = pt.ptep_modify(ptep, pte_mkprotnone)

@@ -10,8 +10,11 @@ from .tlb_gen import mkclean_flush_pending
 def flush_tlb_batched_pending(k, cpu, mm):
     """flush_tlb_batched_pending(): a path about to change this mm's PTEs first flushes
     what reclaim deferred, else it could skip a flush for a PTE reclaim already cleared
-    (2017 fix)."""
+    (2017 fix). Called with the PTE table's lock held (change_pte_range(),
+    zap_pte_range(), move_ptes(), madvise_free_pte_range()): reclaim marks the mm under
+    that same lock, so either the mark is seen here or reclaim's clear comes after."""
     if mm.tlb_flush_batched and k.fixes["batched_pending"]:
+        k.stats["batched_pending_flushes"] += 1
         yield from k.flush.flush_tlb_mm(cpu, mm)
         mm.tlb_flush_batched = False
 

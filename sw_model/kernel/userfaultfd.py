@@ -26,7 +26,6 @@ def mwriteprotect_range(k, agent, cpu, mm, va, pages, enable_wp):
     yield from mm.mmap_lock.down_read(agent)
     if enable_wp and not userfaultfd_wp(k, mm, va):
         k.uffd_wp_registered.append((mm.name, va, end))     # UFFDIO_REGISTER_MODE_WP
-    yield from flush_tlb_batched_pending(k, cpu, mm)        # as change_pte_range() does
     change = pte_mkuffd_wp if enable_wp else pte_clear_uffd_wp
     tlb = MMUGather(k, cpu, mm)
     yield f"tlb_gather_mmu {mm.name}"
@@ -35,6 +34,7 @@ def mwriteprotect_range(k, agent, cpu, mm, va, pages, enable_wp):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)
         if ptep is None:
             continue
+        yield from flush_tlb_batched_pending(k, cpu, mm)   # under the PTL
         pte = pt.ptep_get(ptep)
         if pte_present(pte) or pte_protnone(pte):          # both pte_present() to Linux
             old = pt.ptep_modify(ptep, change)

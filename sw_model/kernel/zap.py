@@ -15,6 +15,7 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, va)
         if ptep is None:
             continue
+        yield from flush_tlb_batched_pending(k, tlb.cpu, mm)   # under the PTL
         pte = pt.ptep_get_and_clear(ptep)
         if pte_present(pte) or pte_protnone(pte):
             tlb.tlb_remove_tlb_entry(ptep, va)
@@ -73,7 +74,6 @@ def munmap(k, agent, cpu, mm, va, pages):
     end = va + pages * PAGE_SIZE
     with k.revoking(mm, va, end):
         yield from mm.mmap_lock.down_write(agent)
-        yield from flush_tlb_batched_pending(k, cpu, mm)
         detached = k.remove_vma_range(mm, va, end)
         mm.mmap_lock.downgrade_write(agent)
         yield from unmap_range(k, agent, cpu, mm, va, end, detached)
@@ -85,7 +85,6 @@ def madvise_dontneed(k, agent, cpu, mm, va, pages):
     """madvise_dontneed_single_vma() (mmap_lock held for read, so two can run at once)."""
     end = va + pages * PAGE_SIZE
     yield from mm.mmap_lock.down_read(agent)
-    yield from flush_tlb_batched_pending(k, cpu, mm)
     yield from unmap_range(k, agent, cpu, mm, va, end)
     mm.mmap_lock.up_read(agent)
     k.unmap_returned(mm, va, end)
