@@ -42,6 +42,16 @@ def _seed(text):
     return value
 
 
+def _bound(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bound {text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"bound {text!r} must not be negative")
+    return value
+
+
 def _add_mmu_options(p):
     p.add_argument("--tlb-entries", type=int, default=16, metavar="E",
                    help="TLB entries, 4 to 64 (default 16)")
@@ -125,6 +135,18 @@ def build_parser():
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="write the summary, the results as JSON and a timeline PNG of "
                           "the first flagged run (else the first run) into DIR")
+
+    explore = sub.add_parser("explore", help="search a scenario's interleavings for a "
+                             "violation, fewest preemptions first")
+    explore.add_argument("scenario", type=Path, help="a scenario file (its schedule is "
+                         "ignored)")
+    explore.add_argument("--bound", type=_bound, default=2, metavar="K",
+                         help="at most K preemptions per interleaving (default 2)")
+    explore.add_argument("--max-runs", type=_positive, metavar="N",
+                         help="stop after N interleavings")
+    explore.add_argument("--save-violation", type=Path, metavar="FILE",
+                         help="write the violating interleaving as a scenario that "
+                              "replays it")
 
     compare = sub.add_parser("compare", help="run the same workloads under every TLB flush "
                              "policy and compare what they cost")
@@ -376,6 +398,35 @@ def cmd_compare(args):
     return 0
 
 
+def cmd_explore(args):
+    from sw_model.kernel.explore import explore, summary
+    from sw_model.kernel.runner import replay_text
+    from sw_model.kernel.scenario import ScenarioError
+    from sw_model.kernel.scenario_parser import parse_scenario
+    try:
+        scenario = parse_scenario(args.scenario)
+    except ScenarioError as e:
+        raise UsageError(str(e)) from None
+    found = explore(scenario, args.bound, max_runs=args.max_runs)
+    print(summary(found))
+    if found.errors:
+        print(f"  {len(found.errors)} interleavings ended in an error; the first: "
+              f"{found.errors[0]}")
+    if found.run is None:
+        if args.save_violation:
+            print(f"  no violation to save in {args.save_violation}")
+        return 1 if found.errors else 0
+    text = replay_text(args.scenario.read_text(), found.run, origin=(
+        f"the interleaving `shootdown explore --bound {args.bound}` found"))
+    print(text, end="")
+    if args.save_violation:
+        try:
+            args.save_violation.write_text(text)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.save_violation}: {e.strerror}") from None
+    return 1
+
+
 def shipped_scenarios():
     from importlib.resources import files
     return Path(str(files("scenarios")))
@@ -395,7 +446,8 @@ def cmd_synth(args):
 
 def main(argv=None):
     commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
-                "bench": cmd_bench, "run": cmd_run, "compare": cmd_compare}
+                "bench": cmd_bench, "run": cmd_run, "compare": cmd_compare,
+                "explore": cmd_explore}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)

@@ -95,10 +95,11 @@ def _agent_id(name):
     return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
 
 
-def run_once(scenario, seed=None, backend="golden", record=False):
+def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
     """One run of ``scenario`` on ``backend`` (a name for make_backend, or a callable
     taking the scenario's system settings and returning a Platform); ``record``: through
-    a PlatformRecorder, kept as the outcome's ``recording``."""
+    a PlatformRecorder, kept as the outcome's ``recording``; ``policy``: picks the next
+    agent once the explicit order is spent (sched.Scheduler)."""
     system = scenario.system
     platform = make_backend(backend, system)
     if record:
@@ -118,7 +119,8 @@ def run_once(scenario, seed=None, backend="golden", record=False):
                  kernel.operation(name, agent_id, op.name, op.args))
             for op in ops]))
     sched = Scheduler(agents, platform, order=scenario.schedule.order,
-                      rng=random.Random(seed) if scenario.schedule.kind == "random" else None)
+                      rng=random.Random(seed) if scenario.schedule.kind == "random" else None,
+                      policy=policy)
 
     step_cycles = []
 
@@ -198,11 +200,12 @@ def run_scenario(scenario, *, backend="golden", seed=None, runs=None, progress=N
     return result
 
 
-def replay_text(scenario_text, run, dropped=(), seed=None):
+def replay_text(scenario_text, run, dropped=(), seed=None, origin=None):
     """The scenario, with its schedule replaced by the explicit order of ``run``'s steps
     up to its first violation, its expectation by that violation, and the lines of the
     operations in ``dropped`` (scenario Operations) removed: a file that replays the
-    violation. ``seed``: the random run ``run`` was shrunk from, if it was."""
+    violation. ``seed``: the random run ``run`` was shrunk from, if it was; ``origin``:
+    where the run came from, said in the file's comment, if not from a seeded run."""
     v = run.violations[0]
     order = run.segments(v.step)
     gone = {op.line for op in dropped}
@@ -210,7 +213,8 @@ def replay_text(scenario_text, run, dropped=(), seed=None):
             if number not in gone and
             line.split("#", 1)[0].split()[:1] not in (["schedule"], ["expect"])]
     entries = " ".join(name if n == 1 else f"{name}:{n}" for name, n in order)
-    origin = f"run seed={run.seed}" if seed is None else \
-        f"the minimal interleaving of run seed={seed}"
+    if origin is None:
+        origin = f"run seed={run.seed}" if seed is None else \
+            f"the minimal interleaving of run seed={seed}"
     return "\n".join(kept + [f"# Replays {origin}: {v.describe()}",
                              f"schedule order {entries}", f"expect {v.kind}", ""])

@@ -69,14 +69,15 @@ class Agent:
 
 class Scheduler:
     """Interleaves agents' steps: first the explicit ``order``, then the rest either in
-    agent order (``rng`` None) or picked at random among the runnable. An order entry is
+    agent order (``rng`` None) or picked at random among the runnable, or by ``policy``
+    (called with the runnable agents, returns one of them). An order entry is
     an agent name (one step), or (name, n) for n steps, or (name, "op") for the steps
     up to the end of the agent's current operation."""
 
     #: Cycles the clock may run with every agent waiting before it is a deadlock.
     IDLE_LIMIT = 100_000
 
-    def __init__(self, agents, backend, *, order=(), rng=None):
+    def __init__(self, agents, backend, *, order=(), rng=None, policy=None):
         self.agents = {a.name: a for a in agents}
         self.backend = backend
         self.order = []
@@ -84,6 +85,7 @@ class Scheduler:
             name, amount = (entry, 1) if isinstance(entry, str) else entry
             self.order += [(name, "op")] if amount == "op" else [(name, 1)] * amount
         self.rng = rng
+        self.policy = policy
         self.trace = []                     # (agent name, label) per step taken
         self.running = None                 # the agent whose step is being taken
 
@@ -105,6 +107,8 @@ class Scheduler:
         runnable = [a for a in self.agents.values() if a.runnable()]
         if not runnable:
             return None
+        if self.policy:
+            return self.policy(runnable)
         return self.rng.choice(runnable) if self.rng else runnable[0]
 
     def _consume_order(self, agent):
