@@ -48,11 +48,9 @@ def test_fixed_kernels_show_none_within_the_bound(name):
     assert found.explored > 10
 
 
-@pytest.mark.xfail(strict=True, reason="the model's mprotect() calls "
-                   "flush_tlb_batched_pending() once before its PTE loop, not under the PTE "
-                   "lock in change_pte_range() as the kernel does: reclaim can clear the PTE "
-                   "in between (found by this explorer)")
 def test_fixed_reclaim_vs_mprotect_shows_none():
+    """This explorer once found the fixed kernel's window here: mprotect() ran
+    flush_tlb_batched_pending() before its PTE loop instead of under the PTE lock."""
     found = explore(parse_scenario_text(schedule_free("reclaim_vs_mprotect")), BOUND)
     assert found.run is None
 
