@@ -156,6 +156,16 @@ def build_parser():
     compare.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG bar chart")
     compare.add_argument("--json", type=Path, metavar="OUT", help="write the counts as JSON")
 
+    bugs = sub.add_parser("bugs", help="the historical Linux TLB races: each buggy "
+                          "scenario flagged, each fixed one clean (docs/bugs.md)")
+    bugs.add_argument("name", nargs="?", help="one race, by name or number (default: all)")
+    bugs.add_argument("--backend", choices=("golden", "rtl"), default="golden")
+    bugs.add_argument("--sim", choices=SIMULATORS, help="rtl: the simulator "
+                      "(default verilator)")
+    bugs.add_argument("--build-dir", type=Path, default=Path("build"),
+                      help="rtl: where simulator builds are kept (default build)")
+    bugs.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
     synth.add_argument("--build-dir", type=Path, default=Path("build"))
@@ -398,6 +408,31 @@ def cmd_compare(args):
     return 0
 
 
+def cmd_bugs(args):
+    import json
+
+    from sim.bugs import UnknownRace, run_races, select, table
+    try:
+        races = select(args.name)
+    except UnknownRace as e:
+        raise UsageError(str(e)) from None
+    if args.sim and args.backend != "rtl":
+        raise UsageError("--sim is for --backend rtl")
+    if args.backend == "rtl":
+        print(f"building and running the scenario pairs on the RTL "
+              f"({args.sim or 'verilator'})...", flush=True)
+    results = run_races(races, args.backend, args.sim or "verilator", args.build_dir)
+    print(table(results, args.backend))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(dict(backend=args.backend,
+                                                 races=[r.as_json() for r in results]),
+                                            indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if all(r.ok for r in results) else 1
+
+
 def cmd_explore(args):
     from sw_model.kernel.explore import explore, summary
     from sw_model.kernel.runner import replay_text
@@ -447,7 +482,7 @@ def cmd_synth(args):
 def main(argv=None):
     commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
                 "bench": cmd_bench, "run": cmd_run, "compare": cmd_compare,
-                "explore": cmd_explore}
+                "bugs": cmd_bugs, "explore": cmd_explore}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)
