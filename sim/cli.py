@@ -32,24 +32,21 @@ def _positive(text):
     return value
 
 
-def _seed(text):
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed {text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed {text!r} must not be negative")
-    return value
+def _non_negative(what):
+    """An argparse type: an integer >= 0, named ``what`` in its error."""
+    def parse(text):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not an integer") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must not be negative")
+        return value
+    return parse
 
 
-def _bound(text):
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bound {text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"bound {text!r} must not be negative")
-    return value
+_seed = _non_negative("seed")
+_bound = _non_negative("bound")
 
 
 def _add_mmu_options(p):
