@@ -4,7 +4,7 @@ them without writing them back, unless they are written again first. A write aft
 MADV_FREE returns must redirty the PTE (the hardware dirty bit); that is why the
 cleaned PTEs are flushed before it returns: a stale dirty TLB entry would write
 without marking anything dirty, and reclaim would throw the write away."""
-from .mmu_gather import MMUGather
+from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_dirty, pte_mkclean, pte_pa, pte_present
 from .rmap import flush_tlb_batched_pending
@@ -18,8 +18,7 @@ def madvise_free(k, agent, cpu, mm, va, pages):
     accessed bit is left set: the model's hardware does not manage it."""
     end = va + pages * PAGE_SIZE
     yield from mm.mmap_lock.down_read(agent)
-    tlb = MMUGather(k, cpu, mm)
-    yield f"tlb_gather_mmu {mm.name}"
+    tlb = yield from tlb_gather_mmu(k, cpu, mm)
     pt = k.pgtables
     for page in range(va, end, PAGE_SIZE):
         vma = mm.find_vma(page)

@@ -3,6 +3,13 @@ from .page_alloc import PAGE_SIZE
 from .pgtable_free import tlb_table_flush
 
 
+def tlb_gather_mmu(k, cpu, mm):
+    """tlb_gather_mmu() as a step of its own; returns the gather."""
+    tlb = MMUGather(k, cpu, mm)
+    yield f"tlb_gather_mmu {mm.name}"
+    return tlb
+
+
 class MMUGather:
     def __init__(self, kernel, cpu, mm):
         """tlb_gather_mmu(): counts as a pending flush of ``mm`` until finished."""

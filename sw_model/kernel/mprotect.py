@@ -1,5 +1,5 @@
 """mprotect() (mm/mprotect.c, v6.10): change_protection() over an mmu_gather."""
-from .mmu_gather import MMUGather
+from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_mkprotnone, pte_modify_exec, pte_pa, pte_present, pte_wrprotect
 from .rmap import flush_tlb_batched_pending
@@ -14,8 +14,7 @@ def mprotect(k, agent, cpu, mm, va, pages, perms):
     with k.revoking(mm, va, end):
         yield from mm.mmap_lock.down_write(agent)
         k.set_vma_perms(mm, va, end, perms)
-        tlb = MMUGather(k, cpu, mm)
-        yield f"tlb_gather_mmu {mm.name}"
+        tlb = yield from tlb_gather_mmu(k, cpu, mm)
         notified = yield from k.mmu_notifier.invalidate_range_start(mm, va, end)
         pt = k.pgtables
         for page in range(va, end, PAGE_SIZE):

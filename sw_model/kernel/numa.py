@@ -8,7 +8,7 @@ misplaced (mpol_misplaced() names another node); a PROT_NONE PTE that the model'
 mprotect() left behind (it leaves growing permissions to faults) is just made
 present again."""
 from .migrate import migrate_pages
-from .mmu_gather import MMUGather
+from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_mkpresent, pte_mkprotnone, pte_pa, pte_present
 from .rmap import flush_tlb_batched_pending
@@ -19,8 +19,7 @@ def change_prot_numa(k, agent, cpu, mm, va, pages):
     PTE becomes PROT_NONE (MM_CP_PROT_NUMA), gathered; one flush at the end."""
     end = va + pages * PAGE_SIZE
     yield from mm.mmap_lock.down_read(agent)
-    tlb = MMUGather(k, cpu, mm)
-    yield f"tlb_gather_mmu {mm.name}"
+    tlb = yield from tlb_gather_mmu(k, cpu, mm)
     pt = k.pgtables
     for page in range(va, end, PAGE_SIZE):
         vma = mm.find_vma(page)

@@ -4,7 +4,7 @@ with MM_CP_UFFD_WP (or MM_CP_UFFD_WP_RESOLVE to unprotect) under an mmu_gather, 
 mmap_lock held only for read — so page faults run while its flush is still deferred;
 the write-protect fault (handle_userfault()); and do_wp_page()'s flush before a copy
 on a uffd-wp VMA with a flush pending (race 6, 2020)."""
-from .mmu_gather import MMUGather
+from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import (is_migration_entry, pte_clear_uffd_wp, pte_mkuffd_wp, pte_pa,
                       pte_present, pte_protnone, pte_uffd_wp)
@@ -27,8 +27,7 @@ def mwriteprotect_range(k, agent, cpu, mm, va, pages, enable_wp):
     if enable_wp and not userfaultfd_wp(k, mm, va):
         k.uffd_wp_registered.append((mm.name, va, end))     # UFFDIO_REGISTER_MODE_WP
     change = pte_mkuffd_wp if enable_wp else pte_clear_uffd_wp
-    tlb = MMUGather(k, cpu, mm)
-    yield f"tlb_gather_mmu {mm.name}"
+    tlb = yield from tlb_gather_mmu(k, cpu, mm)
     pt = k.pgtables
     for page in range(va, end, PAGE_SIZE):
         ptep, ptl = yield from pt.pte_offset_map_lock(agent, mm.root, page)

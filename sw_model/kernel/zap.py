@@ -1,6 +1,6 @@
 """Unmapping user memory (mm/memory.c, mm/mmap.c, mm/madvise.c, v6.10): zap_pte_range()
 under an mmu_gather, for munmap() and madvise(MADV_DONTNEED)."""
-from .mmu_gather import MMUGather
+from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_dirty, pte_pa, pte_present, pte_protnone
 from .pgtable_free import free_pgtables
@@ -44,8 +44,7 @@ def zap_pte_range(k, agent, tlb, mm, vma, start, end, driver_pages):
 def unmap_range(k, agent, cpu, mm, start, end, detached=None):
     """Zap [start, end) under one mmu_gather; with ``detached`` (the VMAs munmap() took
     out) it is unmap_region(), which also frees the page tables (free_pgtables())."""
-    tlb = MMUGather(k, cpu, mm)                # tlb_gather_mmu()
-    yield f"tlb_gather_mmu {mm.name}"
+    tlb = yield from tlb_gather_mmu(k, cpu, mm)
     notified = yield from k.mmu_notifier.invalidate_range_start(mm, start, end)  # unmap_vmas()
     for vma in list(mm.vmas if detached is None else detached):
         lo, hi = max(start, vma.start), min(end, vma.end)
