@@ -2,13 +2,13 @@
 is at its tlb_gen after the deferral (a task switch, a full flush) is past the batch's
 key, and luf_flush() leaves it out; a flush left with no CPU is skipped. The checker
 catches a kernel that skips a CPU still holding the translation."""
-import random
 
 from sw_model.golden_backend import GoldenBackend
 from sw_model.kernel.kernel import Kernel
 from sw_model.kernel.luf import LUF
-from sw_model.kernel.runner import run_once, run_scenario
+from sw_model.kernel.runner import run_once
 from sw_model.kernel.scenario_parser import parse_scenario_text
+from kernel_helpers import run_random_schedules
 
 #: cpu1 caches a read-only file page of P; cpu0 reclaims it (LUF defers the flush)
 #: and the page sits freed; then a writable PTE is installed (a LUF flush point).
@@ -117,11 +117,7 @@ cpu 2
 
 
 def test_random_interleavings_with_done_generations_are_clean():
-    seed = random.randrange(1 << 16)
-    print(f"seed={seed} (replay: schedule random seed={seed} runs=25)")
-    s = parse_scenario_text(STORM + f"schedule random seed={seed} runs=25\nexpect clean\n")
-    result = run_scenario(s)
-    assert result.met, (result.violation_kinds, result.errors)
+    result = run_random_schedules(STORM)
     skipped = sum(r.stats["luf_cpus_skipped"] for r in result.runs)
     print(f"CPUs left out of LUF flushes in 25 runs: {skipped}")
     assert skipped > 0

@@ -1,7 +1,6 @@
 """x86 per-CPU TLB state (tlbstate_x86.py) and flush_tlb_func()'s generation rules
 (tlbflush_x86.py): each rule on a hand-set state, lazy CPUs skipped and catching up,
 ASID slots reused, and race 13 (CVE-2025-37964) in its fixed and buggy order."""
-import random
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from sw_model.kernel.runner import run_once, run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario, parse_scenario_text
 from sw_model.kernel.tlbflush_x86 import TLB_FLUSH_ALL, FlushTLBInfo
 from sw_model.kernel.tlbstate_x86 import LOADED_MM_SWITCHING, TLBContext, pcid_tag
+from kernel_helpers import run_random_schedules
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -292,11 +292,7 @@ cpu 2
 
 
 def test_random_interleavings_of_switches_lazy_cpus_and_flushes_are_clean():
-    seed = random.randrange(1 << 16)
-    print(f"seed={seed} (replay: schedule random seed={seed} runs=25)")
-    s = parse_scenario_text(STORM + f"schedule random seed={seed} runs=25\nexpect clean\n")
-    result = run_scenario(s)
-    assert result.met, (result.violation_kinds, result.errors)
+    run_random_schedules(STORM)
 
 
 def test_the_buggy_window_is_found_at_random():
