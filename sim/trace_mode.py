@@ -19,7 +19,9 @@ from sw_model.kernel.runner import run_scenario
 
 
 @dataclass
-class Divergence:
+class TraceDivergence:
+    """Where a trace replay first differed from the recorded golden run (the trace-mode
+    counterpart of ``sw_model.platform.Divergence``, which the lockstep backend raises)."""
     run_seed: int | None
     cycle: int                        # within the run
     step: int | None                  # 1-based scenario step; None: after the last step
@@ -45,7 +47,7 @@ class TraceResult:
     cycles: int                       # cycles recorded, over every run
     records: int                      # run-length records replayed
     checked: int                      # cycles the replay checked
-    divergence: Divergence | None
+    divergence: TraceDivergence | None
     #: Wall-clock seconds: build (Verilog too), record (the golden runs), total
     #: (recording and replay, which overlap); CPU seconds: record_cpu (this process),
     #: replay_cpu (the simulator's).
@@ -131,7 +133,7 @@ def _children_cpu():
 
 
 def locate(runs, outcome, buses):
-    """The Divergence of a replay (``outcome``) that diverged at its cycle, counted over
+    """The TraceDivergence of a replay (``outcome``) that diverged at its cycle, counted over
     all of ``runs`` (RunOutcomes, in replay order), placed in its run and step."""
     cycle = outcome.cycles
     for run in runs:
@@ -140,5 +142,5 @@ def locate(runs, outcome, buses):
         cycle -= run.cycles
     step = next((i for i, end in enumerate(run.step_cycles) if end > cycle), None)
     agent, label = run.trace[step] if step is not None else (None, None)
-    return Divergence(run.seed, cycle, None if step is None else step + 1, agent, label,
+    return TraceDivergence(run.seed, cycle, None if step is None else step + 1, agent, label,
                       buses.diff(outcome.expected, outcome.actual), outcome.unknown_bits)
