@@ -143,4 +143,4 @@ def locate(runs, outcome, buses):
     step = next((i for i, end in enumerate(run.step_cycles) if end > cycle), None)
     agent, label = run.trace[step] if step is not None else (None, None)
     return TraceDivergence(run.seed, cycle, None if step is None else step + 1, agent, label,
-                      buses.diff(outcome.expected, outcome.actual), outcome.unknown_bits)
+                           buses.diff(outcome.expected, outcome.actual), outcome.unknown_bits)
