@@ -25,8 +25,8 @@ class Race:
 
 
 RACES = [
-    Race(1, 2012, "pae_torn_read", "CVE-2012-2373: PAE lockless reads retry on a torn "
-         "entry", "clean"),
+    Race(1, 2012, "pae_torn_read", "CVE-2012-2373: pmd_read_atomic() in walkers under "
+         "mmap_lock read", "wrong-page-table"),
     Race(2, 2013, "numa_hint_vs_migration", "pte_accessible() honours tlb_flush_pending",
          "use-after-free"),
     Race(3, 2017, "reclaim_vs_mprotect", "flush_tlb_batched_pending()", "revoked-access"),

@@ -75,7 +75,7 @@ class AccessOutcome:
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
                  pae=False, device_tlb="broadcast", mmu_notifier="v6.6", mthp=False,
-                 pending="none", zap_rmap="locked"):
+                 pending="none", zap_rmap="locked", highpte=False):
         self.backend = backend
         # x86 shootdowns are IPIs: nothing for a device TLB to snoop.
         self.device_tlb = device_tlb if arch == "arm64" else "notifier"
@@ -85,7 +85,7 @@ class Kernel:
         self.allocator = PageAllocator(POOL_BASE, frames,
                                        on_reuse=self._luf_reuse if self.luf else None,
                                        highmem=pae)
-        self.pgtables = PageTables(backend, self.allocator)
+        self.pgtables = PageTables(backend, self.allocator, highpte=highpte)
         self.pgtables.contpte = ContPTE(self) if arch == "arm64" else None
         self.mthp = mthp                    # 64 KB mTHP faults (contpte blocks)
         self.flush = FLUSH_POLICIES[arch](self)

@@ -109,7 +109,8 @@ def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
                     mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())},
                     pae=system.get("pae") == "on", mthp=system.get("mthp") == "on",
-                    pending=system["pending"], zap_rmap=system["zap_rmap"])
+                    pending=system["pending"], zap_rmap=system["zap_rmap"],
+                    highpte=system["highpte"] == "on")
     agents = []
     for name, ops in scenario.threads.items():
         agent_id = _agent_id(name)

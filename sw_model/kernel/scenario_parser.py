@@ -369,6 +369,9 @@ class _Parser:
         if self.system["pae"] == "on" and self.system["arch"] != "x86":
             self.fail("pae=on needs arch=x86 (PAE is x86's 32-bit page-table format)",
                       self.given["system"])
+        if self.system["highpte"] == "on" and self.system["pae"] != "on":
+            self.fail("highpte=on needs pae=on (CONFIG_HIGHPTE puts PTE tables above "
+                      "4 GB, which only PAE reaches)", self.given["system"])
         if self.system["mthp"] == "on" and self.system["arch"] != "arm64":
             self.fail("mthp=on needs arch=arm64 (64 KB folios are mapped as arm64 contpte "
                       "blocks)", self.given["system"])

@@ -90,6 +90,9 @@ VIOLATIONS = {
                         "the write",
     "lost-dirty": "reclaim dropped a page clean although a write reached it since it "
                   "was last written back (the written data is lost)",
+    "wrong-page-table": "a page-table walker went on from a pmd to a page that is not "
+                        "this mm's PTE table for the address (a pmd read torn, half old "
+                        "and half new), and read it as one",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -125,6 +128,9 @@ FIXES = {
                         "loaded_mm is LOADED_MM_SWITCHING (CVE-2025-37964)",
     "ptdesc_tlb_gen": "under pending=per-table, a page-table change that needs a flush "
                       "stores its pending TLB generation in the table's ptdesc (seed 000)",
+    "pmd_read_atomic": "under pae=on, a walker holding mmap_lock for read loads pmd_low "
+                       "first and pmd_high only if pmd_low is not none "
+                       "(pmd_read_atomic(), race 1, CVE-2012-2373)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
@@ -156,4 +162,7 @@ SYSTEM_SETTINGS = {
     # Where zap takes a dirty shared page out of the rmap: under the PTE lock after a
     # flush (upstream, 2022), or after the gather's flush, the lock dropped (seed 000).
     "zap_rmap": ("locked", ("locked", "deferred")),
+    # x86 PAE with CONFIG_HIGHPTE: PTE tables come from highmem (above 4 GB), the
+    # upper levels still from below.
+    "highpte": ("off", ("off", "on")),
 }
