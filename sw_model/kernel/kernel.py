@@ -10,6 +10,7 @@ from .fork import fork
 from .gup import gup_fast, unpin_user_pages
 from .iommu_sva import iommu_sva_handle_iopf
 from .hmm import hmm_range_fault
+from .hugetlb import HugetlbFS
 from .khugepaged import collapse_huge_page
 from .luf import LUF
 from .mm import MM, VMA
@@ -23,6 +24,7 @@ from .rmap import try_to_unmap_flush
 from .tlb_gen import TLBGenerations
 from .tlbflush_arm64 import Arm64TLBFlush
 from .tlbflush_x86 import X86TLBFlush
+from .uprobes import uprobe_write_opcode
 from .vmscan import reclaim, writeback
 from .vocabulary import FIXES
 from .zap import madvise_dontneed, munmap
@@ -112,6 +114,7 @@ class Kernel:
         self.uffd_wp_registered = []      # (mm name, start, end) registered for uffd-wp
         self.pending, self.zap_rmap = pending, zap_rmap     # seed 000 (tlb_gen.py)
         self.tlb_gens = TLBGenerations(self, pending)
+        self.hugetlbfs = HugetlbFS()      # hugetlb VMAs' pages and shared PMD tables
 
     # Address spaces.
     def create_mm(self, name):
@@ -390,6 +393,8 @@ class Kernel:
             return self.flush.switch_mm(cpu, mm)
         if name == "kthread":
             return self.flush.enter_lazy_tlb(cpu)
+        if name == "uprobe":
+            return uprobe_write_opcode(self, agent, cpu, mm, args[1])
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):

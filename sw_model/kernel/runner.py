@@ -7,6 +7,7 @@ from functools import cached_property
 
 from ..platform import Divergence
 from ..platform_recorder import PlatformRecorder
+from .hugetlb import HugetlbPoolEmpty
 from .kernel import Kernel
 from .minimize import minimize, segments
 from .pgtable import HugePmdNotModelled
@@ -147,7 +148,7 @@ def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
         sched.run(on_step)
     except _Stop:
         pass
-    except (Deadlock, ScheduleError, HugePmdNotModelled) as e:
+    except (Deadlock, ScheduleError, HugePmdNotModelled, HugetlbPoolEmpty) as e:
         error = str(e)
     except Divergence as e:
         divergence = e

@@ -10,7 +10,8 @@ PERMS = ("none", "r", "rw", "rx", "rwx")
 
 #: What backs a VMA: anonymous memory, the page cache, or raw PFNs (VM_PFNMAP).
 #: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP.
-VMA_KINDS = ("anon", "file", "shared", "pfnmap")
+#: hugetlb: the hugetlbfs file mapped shared, in 2 MB pages (hugetlb.py).
+VMA_KINDS = ("anon", "file", "shared", "pfnmap", "hugetlb")
 
 #: name -> (argument kinds, what it models)
 CPU_OPERATIONS = {
@@ -52,6 +53,9 @@ CPU_OPERATIONS = {
                   "(x86: pick an ASID slot, flush it if stale; leave lazy TLB mode)"),
     "kthread": ((), "a kernel thread runs on this CPU: enter_lazy_tlb() (x86: flushes of "
                 "the mm skip this CPU until it switches back)"),
+    "uprobe": (("mm", "va"), "uprobe_write_opcode(): the text page at va (a read-only file "
+               "mapping) replaced by a copy with a breakpoint, __replace_page(): "
+               "ptep_clear_flush, set_pte_at of the copy, the old page's rmap dropped"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -131,6 +135,10 @@ FIXES = {
     "pmd_read_atomic": "under pae=on, a walker holding mmap_lock for read loads pmd_low "
                        "first and pmd_high only if pmd_low is not none "
                        "(pmd_read_atomic(), race 1, CVE-2012-2373)",
+    "hugetlb_unshare_flush": "huge_pmd_unshare() widens the mmu_gather to the whole "
+                             "PUD range it unshared, so the flush covers every 2 MB "
+                             "page the mm lost (tlb_flush_pmd_range(), race 7, "
+                             "CVE-2021-4002)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
