@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from sw_model.golden_backend import GoldenBackend
-from sw_model.kernel.hugetlb import PUD_SIZE, SUBPAGES
+from sw_model.kernel.hugetlb import PUD_SIZE, SUBPAGES, _pud_table
 from sw_model.kernel.kernel import Kernel
 from sw_model.kernel.page_alloc import HIGHMEM_OFFSET
 from sw_model.kernel.pae import pae_pmd_read
@@ -84,7 +84,6 @@ def hugetlb_kernel(mms=("A", "B"), **fixes):
 
 
 def pud_table(k, name):
-    from sw_model.kernel.hugetlb import _pud_table
     return _pud_table(k, k.mms[name], HUGE)
 
 

@@ -9,8 +9,8 @@ Argument kinds: ``mm`` (a declared address space), ``va`` (a user virtual addres
 PERMS = ("none", "r", "rw", "rx", "rwx")
 
 #: What backs a VMA: anonymous memory, the page cache, or raw PFNs (VM_PFNMAP).
-#: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP.
-#: hugetlb: the hugetlbfs file mapped shared, in 2 MB pages (hugetlb.py).
+#: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP,
+#: the hugetlbfs file mapped shared in 2 MB pages (hugetlb.py).
 VMA_KINDS = ("anon", "file", "shared", "pfnmap", "hugetlb")
 
 #: name -> (argument kinds, what it models)
