@@ -1,5 +1,5 @@
 """``shootdown bugs``: the historical Linux TLB races of /work/shared/KERNEL_NOTES.md as a
-benchmark. Each modelled race is a pair of shipped scenarios, ``NAME_buggy.scn`` (the
+benchmark. Each race is a pair of shipped scenarios, ``NAME_buggy.scn`` (the
 kernel before the fix) and ``NAME.scn`` (after it), run on a backend: the buggy one must
 be flagged with the race's violation kind, the fixed one clean (docs/bugs.md)."""
 from dataclasses import dataclass
@@ -16,8 +16,7 @@ class Race:
     year: int
     name: str             # the scenario pair's stem: NAME_buggy.scn, NAME.scn
     change: str           # the kernel change (fix) the pair models
-    expect: str | None    # the buggy variant's violation kind; "clean": not flagged
-    modelled: bool = True
+    expect: str           # the buggy variant's violation kind
 
     @property
     def pair(self):
@@ -25,8 +24,8 @@ class Race:
 
 
 RACES = [
-    Race(1, 2012, "pae_torn_read", "CVE-2012-2373: PAE lockless reads retry on a torn "
-         "entry", "clean"),
+    Race(1, 2012, "pae_torn_read", "CVE-2012-2373: pmd_read_atomic() in walkers under "
+         "mmap_lock read", "wrong-page-table"),
     Race(2, 2013, "numa_hint_vs_migration", "pte_accessible() honours tlb_flush_pending",
          "use-after-free"),
     Race(3, 2017, "reclaim_vs_mprotect", "flush_tlb_batched_pending()", "revoked-access"),
@@ -36,8 +35,8 @@ RACES = [
          "dropping the PTL", "use-after-free"),
     Race(6, 2020, "uffd_wp_vs_cow", "do_wp_page() flushes a pending uffd-wp change",
          "write-after-copy"),
-    Race(7, 2021, "huge_pmd_unshare", "CVE-2021-4002: huge_pmd_unshare() flushes",
-         None, modelled=False),
+    Race(7, 2021, "huge_pmd_unshare", "CVE-2021-4002: huge_pmd_unshare() flushes the "
+         "PUD range", "stale-translation"),
     Race(8, 2022, "pfnmap_munmap", "CVE-2022-39188: tlb_end_vma() flushes VM_PFNMAP",
          "use-after-free"),
     Race(9, 2022, "zap_vs_mkclean", "zap delays the rmap removal past the flush",
@@ -53,9 +52,6 @@ RACES = [
     Race(14, 2024, "luf_reclaim", "LUF flushes before a page-cache slot is refilled",
          "luf-pagecache-replace"),
 ]
-NOT_MODELLED = {7: "hugetlb's shared PMD tables are outside the model"}
-NOT_FLAGGED = {1: "the PTE-level re-check catches the torn read; the CVE's torn pmd, "
-                  "walked before any re-check, is not modelled"}
 
 
 class UnknownRace(ValueError):
@@ -94,9 +90,6 @@ class RaceResult:
 
     @property
     def ok(self):
-        """Not modelled counts as ok: it is shown as such, not as a pass."""
-        if not self.race.modelled:
-            return True
         return self.buggy.behaves(self.race.expect) and self.fixed.behaves("clean")
 
     def as_json(self):
@@ -105,8 +98,7 @@ class RaceResult:
                                met=s.met, divergence=s.divergence)
                  for k, s in (("buggy", self.buggy), ("fixed", self.fixed))}
         return dict(number=r.number, year=r.year, name=r.name, change=r.change,
-                    modelled=r.modelled, expect=r.expect, ok=self.ok,
-                    note=NOT_MODELLED.get(r.number) or NOT_FLAGGED.get(r.number), **sides)
+                    expect=r.expect, ok=self.ok, **sides)
 
 
 def _golden(path):
@@ -132,10 +124,8 @@ def run_races(races, backend="golden", sim="verilator", build_root=None, progres
     run = _golden if backend == "golden" else _rtl(sim, build_root)
     results = []
     for race in races:
-        result = RaceResult(race)
-        if race.modelled:
-            buggy, fixed = race.pair
-            result.buggy, result.fixed = run(buggy), run(fixed)
+        buggy, fixed = race.pair
+        result = RaceResult(race, run(buggy), run(fixed))
         results.append(result)
         if progress:
             progress(result)
@@ -154,23 +144,14 @@ def _side(side, kind):
 def row(result):
     r = result.race
     head = f"{r.number:>2} {r.year} {r.name:24s}"
-    if not r.modelled:
-        return f"{head} not modelled: {NOT_MODELLED[r.number]}"
     buggy = _side(result.buggy, r.expect)
-    if r.number in NOT_FLAGGED and result.buggy.behaves(r.expect):
-        buggy = "not flagged (by design)"
     return f"{head} buggy -> {buggy:36s} fixed -> {_side(result.fixed, 'clean')}"
 
 
 def table(results, backend):
     lines = [f" # year race                     on the {backend} backend"]
     lines += [row(r) for r in results]
-    modelled = [r for r in results if r.race.modelled]
-    flagged = [r for r in modelled if r.ok and r.race.number not in NOT_FLAGGED]
-    numbers = {r.race.number for r in results}
-    notes = [f"race {n}: {why}" for n, why in sorted({**NOT_FLAGGED, **NOT_MODELLED}.items())
-             if n in numbers]
-    lines.append("; ".join([f"{len(flagged)} of {len(results)} races flagged in their buggy "
-                            f"order and clean when fixed, {sum(not r.ok for r in results)} "
-                            "wrong"] + notes))
+    flagged = sum(r.ok for r in results)
+    lines.append(f"{flagged} of {len(results)} races flagged in their buggy order and clean "
+                 f"when fixed, {len(results) - flagged} wrong")
     return "\n".join(lines)

@@ -147,6 +147,16 @@ class SafetyChecker:
         self.violations.append(v)
         return v
 
+    def check_pte_table(self, agent, mm, va, table, is_pte_table, step):
+        """A walker goes from the pmd for ``va`` on to the page ``table`` it names;
+        ``is_pte_table``: that page is this mm's PTE table for ``va``. Anything else (a
+        pmd read torn, half old and half new) is a wrong page table."""
+        if is_pte_table:
+            return None
+        v = Violation("wrong-page-table", agent, mm.name, va, table, False, step)
+        self.violations.append(v)
+        return v
+
 
 @dataclass
 class _Cow:

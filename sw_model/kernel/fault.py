@@ -1,4 +1,5 @@
 """The page-fault path (mm/memory.c, v6.10): handle_mm_fault() → handle_pte_fault()."""
+from .hugetlb import hugetlb_fault
 from .migrate import migration_entry_wait
 from .mthp import do_fault_mthp
 from .numa import do_numa_page
@@ -19,6 +20,10 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
         mm.mmap_lock.up_read(agent)
         yield f"do_page_fault {va:#x}: SIGSEGV"
         return "SIGSEGV"
+    if vma.kind == "hugetlb":
+        yield from hugetlb_fault(k, agent, mm, vma, va)
+        mm.mmap_lock.up_read(agent)
+        return
     pt = k.pgtables
     if pmd_trans_huge(pt.pmdp_get_lockless(mm.root, va)[1]):
         # A collapse put a PMD block in place while this fault waited for mmap_lock:

@@ -10,6 +10,7 @@ from .fork import fork
 from .gup import gup_fast, unpin_user_pages
 from .iommu_sva import iommu_sva_handle_iopf
 from .hmm import hmm_range_fault
+from .hugetlb import HugetlbFS
 from .khugepaged import collapse_huge_page
 from .luf import LUF
 from .mm import MM, VMA
@@ -23,6 +24,7 @@ from .rmap import try_to_unmap_flush
 from .tlb_gen import TLBGenerations
 from .tlbflush_arm64 import Arm64TLBFlush
 from .tlbflush_x86 import X86TLBFlush
+from .uprobes import uprobe_write_opcode
 from .vmscan import reclaim, writeback
 from .vocabulary import FIXES
 from .zap import madvise_dontneed, munmap
@@ -75,7 +77,7 @@ class AccessOutcome:
 class Kernel:
     def __init__(self, backend, *, arch="arm64", reclaim="batched", frames=64, fixes=None,
                  pae=False, device_tlb="broadcast", mmu_notifier="v6.6", mthp=False,
-                 pending="none", zap_rmap="locked"):
+                 pending="none", zap_rmap="locked", highpte=False):
         self.backend = backend
         # x86 shootdowns are IPIs: nothing for a device TLB to snoop.
         self.device_tlb = device_tlb if arch == "arm64" else "notifier"
@@ -85,7 +87,7 @@ class Kernel:
         self.allocator = PageAllocator(POOL_BASE, frames,
                                        on_reuse=self._luf_reuse if self.luf else None,
                                        highmem=pae)
-        self.pgtables = PageTables(backend, self.allocator)
+        self.pgtables = PageTables(backend, self.allocator, highpte=highpte)
         self.pgtables.contpte = ContPTE(self) if arch == "arm64" else None
         self.mthp = mthp                    # 64 KB mTHP faults (contpte blocks)
         self.flush = FLUSH_POLICIES[arch](self)
@@ -112,6 +114,7 @@ class Kernel:
         self.uffd_wp_registered = []      # (mm name, start, end) registered for uffd-wp
         self.pending, self.zap_rmap = pending, zap_rmap     # seed 000 (tlb_gen.py)
         self.tlb_gens = TLBGenerations(self, pending)
+        self.hugetlbfs = HugetlbFS()      # hugetlb VMAs' pages and shared PMD tables
 
     # Address spaces.
     def create_mm(self, name):
@@ -390,6 +393,8 @@ class Kernel:
             return self.flush.switch_mm(cpu, mm)
         if name == "kthread":
             return self.flush.enter_lazy_tlb(cpu)
+        if name == "uprobe":
+            return uprobe_write_opcode(self, agent, cpu, mm, args[1])
         raise ValueError(f"unknown operation {name!r}")
 
     def _irqs(self, cpu, enabled):

@@ -27,11 +27,11 @@ class MMUGather:
         self.tlb_gens += self.k.tlb_gens.inc_tlb_gen(ptep)
         self.tlb_adjust_range(va)
 
-    def tlb_adjust_range(self, va):
-        """__tlb_adjust_range(): widen the range to flush."""
+    def tlb_adjust_range(self, va, size=PAGE_SIZE):
+        """__tlb_adjust_range(): widen the range to flush to [va, va + size)."""
         va &= ~0xFFF
         self.start = va if self.start is None else min(self.start, va)
-        self.end = va + PAGE_SIZE if self.end is None else max(self.end, va + PAGE_SIZE)
+        self.end = va + size if self.end is None else max(self.end, va + size)
 
     def tlb_remove_page(self, folio):
         self.pages.append(folio)

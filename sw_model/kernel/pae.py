@@ -25,3 +25,22 @@ def pae_ptep_get_lockless(k, ptep):
         if not k.fixes["pae_lockless_retry"] or pt.ptep_get(ptep) & PTE_LOW == low:
             return high << 32 | low
         yield f"ptep_get_lockless {ptep:#x}: pte_low changed, retry"
+
+
+def pae_pmd_read(k, pmdp):
+    """The pmd as a walker holding mmap_lock for read reads it (hmm_range_fault() here;
+    mincore() and MADV_DONTNEED's zap in race 1): with the pmd_read_atomic fix,
+    pmd_read_atomic() loads pmd_low, and pmd_high only if pmd_low is not none, so a
+    pmd_populate() (one 64-bit store) landing between the loads gives none or the
+    whole new pmd. Before it, a plain ``*pmdp`` that the compiler split into pmd_high,
+    then pmd_low: a populate between the loads gives the new low half with the old
+    (none) high half, a pmd naming the page 4 GB below a highmem PTE table (race 1,
+    CVE-2012-2373)."""
+    read = k.pgtables.backend.read
+    if k.fixes["pmd_read_atomic"]:
+        low = read(pmdp) & PTE_LOW
+        yield f"pmd_read_atomic {pmdp:#x}: pmd_low = {low:#x}"
+        return read(pmdp) >> 32 << 32 | low if low else 0
+    high = read(pmdp) >> 32
+    yield f"*pmdp {pmdp:#x}: pmd_high = {high:#x}"
+    return high << 32 | read(pmdp) & PTE_LOW

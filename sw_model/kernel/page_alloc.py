@@ -70,14 +70,15 @@ class PageAllocator:
     def _highmem(self, folio):
         return folio.pa - self.base >= HIGHMEM_OFFSET
 
-    def alloc(self, kind):
+    def alloc(self, kind, highmem=None):
         """alloc_pages(): the most recently freed frame (under PAE, of the zone the
-        allocation prefers: highmem for user pages, falling back to lowmem)."""
+        allocation prefers: highmem for user pages, falling back to lowmem; ``highmem``
+        overrides that, True for a PTE table under CONFIG_HIGHPTE)."""
         if not self.free_list:
             raise OutOfMemory(f"no free page frame for a new {kind} page")
         index = -1
         if self.low < len(self.folios):
-            want_high = kind != "pagetable"
+            want_high = kind != "pagetable" if highmem is None else highmem
             index = next((i for i in range(len(self.free_list) - 1, -1, -1)
                           if self._highmem(self.free_list[i]) == want_high), None)
             if index is None and want_high:

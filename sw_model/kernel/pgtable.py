@@ -124,8 +124,9 @@ def pte_mkclean(pte):
 class PageTables:
     """The page-table pages of every mm, and their split PTE locks."""
 
-    def __init__(self, backend, allocator):
+    def __init__(self, backend, allocator, highpte=False):
         self.backend, self.allocator = backend, allocator
+        self.highpte = highpte              # CONFIG_HIGHPTE: PTE tables from highmem
         # Words written non-zero in each table page: a reused page is cleared by
         # writing back just those, which is what a memset would change.
         self.written = {}
@@ -155,16 +156,22 @@ class PageTables:
         if ptep in self.cont and self.contpte is not None:
             self.contpte.contpte_try_unfold(ptep)
 
-    def alloc_table(self):
-        """pte_alloc_one() and friends: a zeroed table page."""
-        folio = self.allocator.alloc("pagetable")
+    def alloc_table(self, pte=False):
+        """pte_alloc_one() (``pte``) and friends: a zeroed table page."""
+        folio = self.allocator.alloc("pagetable", highmem=True if pte and self.highpte else None)
         for addr in sorted(self.written.pop(folio.pa, ())):
             self.backend.write(addr, 0)
             self.cont.discard(addr)
         return folio
 
     def free_table(self, folio):
+        self.table_va.pop(folio.pa, None)
         self.allocator.free(folio)
+
+    def is_pte_table_of(self, table, root, va):
+        """Whether the page at ``table`` is the PTE table mapping ``va`` under the pgd
+        ``root`` (what a walker may go on to from the PMD for ``va``)."""
+        return self.table_va.get(table) == (root, va & ~0x1FFFFF)
 
     def pte_lockptr(self, ptep):
         """pte_lockptr(): the lock of the PTE table holding ``ptep``."""
@@ -187,7 +194,7 @@ class PageTables:
             if d & 1:
                 table = decode(d).addr << 12
             elif alloc:
-                table = self.alloc_table().pa
+                table = self.alloc_table(pte=level == 2).pa
                 self.write(addr, encode_table(table))
             else:
                 return None

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from ..platform import Divergence
 from ..platform_recorder import PlatformRecorder
+from .hugetlb import HugetlbPoolEmpty
 from .kernel import Kernel
 from .minimize import minimize, segments
 from .pgtable import HugePmdNotModelled
@@ -109,7 +110,8 @@ def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
                     mmu_notifier=system["mmu_notifier"],
                     fixes={name: False for name in system.get("bugs", ())},
                     pae=system.get("pae") == "on", mthp=system.get("mthp") == "on",
-                    pending=system["pending"], zap_rmap=system["zap_rmap"])
+                    pending=system["pending"], zap_rmap=system["zap_rmap"],
+                    highpte=system["highpte"] == "on")
     agents = []
     for name, ops in scenario.threads.items():
         agent_id = _agent_id(name)
@@ -146,7 +148,7 @@ def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
         sched.run(on_step)
     except _Stop:
         pass
-    except (Deadlock, ScheduleError, HugePmdNotModelled) as e:
+    except (Deadlock, ScheduleError, HugePmdNotModelled, HugetlbPoolEmpty) as e:
         error = str(e)
     except Divergence as e:
         divergence = e

@@ -15,6 +15,8 @@ from .vocabulary import (CPU_OPERATIONS, DEVICE_OPERATIONS, FIXES, PERMS, SYSTEM
 
 PAGE_SIZE = 4096            # the 4 KB granule: VMAs and ranges are counted in these pages
 VA_LIMIT = 1 << 48          # user VAs are 48-bit
+HPAGE_SIZE = 1 << 21        # a hugetlb page
+HPAGE_PAGES = HPAGE_SIZE // PAGE_SIZE
 
 DIRECTIVES = ("scenario", "description", "system", "bug", "mm", "cpu", "dev", "schedule",
               "expect")
@@ -291,6 +293,9 @@ class _Parser:
             perms, kind = self.perms(args[2]), args[3]
             if kind not in VMA_KINDS:
                 self.fail(f"unknown VMA kind '{kind}'; kinds are {', '.join(VMA_KINDS)}")
+            if kind == "hugetlb" and (start % HPAGE_SIZE or pages % HPAGE_PAGES):
+                self.fail(f"a hugetlb VMA maps whole 2 MB pages: its start must be 2 MB "
+                          f"aligned and its pages a multiple of {HPAGE_PAGES}")
             for other in mm.vmas:
                 if start < other.start + other.pages * PAGE_SIZE and \
                         other.start < start + pages * PAGE_SIZE:
@@ -369,6 +374,9 @@ class _Parser:
         if self.system["pae"] == "on" and self.system["arch"] != "x86":
             self.fail("pae=on needs arch=x86 (PAE is x86's 32-bit page-table format)",
                       self.given["system"])
+        if self.system["highpte"] == "on" and self.system["pae"] != "on":
+            self.fail("highpte=on needs pae=on (CONFIG_HIGHPTE puts PTE tables above "
+                      "4 GB, which only PAE reaches)", self.given["system"])
         if self.system["mthp"] == "on" and self.system["arch"] != "arm64":
             self.fail("mthp=on needs arch=arm64 (64 KB folios are mapped as arm64 contpte "
                       "blocks)", self.given["system"])

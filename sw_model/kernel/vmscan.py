@@ -5,14 +5,15 @@ from .rmap import folio_mkclean, try_to_unmap, try_to_unmap_flush, try_to_unmap_
 
 
 def folio_at_va(k, mm, va):
-    """The folio behind ``va``: the page-cache page of a file VMA (mapped or not), or the
-    page the PTE maps."""
-    vma = mm.find_vma(va)
-    if vma is not None and vma.file_backed:
-        return k.page_cache_lookup(mm, vma, va)
+    """The folio behind ``va``: the page the PTE maps (in a private file mapping, an
+    anonymous copy once one replaced the page-cache page), else the page-cache page of
+    a file VMA, mapped or not."""
     ptep = k.pgtables.pte_offset(mm.root, va)
     pte = k.pgtables.ptep_get(ptep) if ptep is not None else 0
-    return k.allocator.folio_at(pte_pa(pte)) if pte_present(pte) else None
+    if pte_present(pte):
+        return k.allocator.folio_at(pte_pa(pte))
+    vma = mm.find_vma(va)
+    return k.page_cache_lookup(mm, vma, va) if vma is not None and vma.file_backed else None
 
 
 def reclaim(k, agent, cpu, mm, va):

@@ -9,8 +9,9 @@ Argument kinds: ``mm`` (a declared address space), ``va`` (a user virtual addres
 PERMS = ("none", "r", "rw", "rx", "rwx")
 
 #: What backs a VMA: anonymous memory, the page cache, or raw PFNs (VM_PFNMAP).
-#: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP.
-VMA_KINDS = ("anon", "file", "shared", "pfnmap")
+#: VMA backings: anonymous, a file mapped privately (copy on write) or shared, VM_PFNMAP,
+#: the hugetlbfs file mapped shared in 2 MB pages (hugetlb.py).
+VMA_KINDS = ("anon", "file", "shared", "pfnmap", "hugetlb")
 
 #: name -> (argument kinds, what it models)
 CPU_OPERATIONS = {
@@ -52,6 +53,9 @@ CPU_OPERATIONS = {
                   "(x86: pick an ASID slot, flush it if stale; leave lazy TLB mode)"),
     "kthread": ((), "a kernel thread runs on this CPU: enter_lazy_tlb() (x86: flushes of "
                 "the mm skip this CPU until it switches back)"),
+    "uprobe": (("mm", "va"), "uprobe_write_opcode(): the text page at va (a read-only file "
+               "mapping) replaced by a copy with a breakpoint, __replace_page(): "
+               "ptep_clear_flush, set_pte_at of the copy, the old page's rmap dropped"),
 }
 DEVICE_OPERATIONS = {
     "read": (("mm", "va"), "a DMA read through the device TLB"),
@@ -90,6 +94,9 @@ VIOLATIONS = {
                         "the write",
     "lost-dirty": "reclaim dropped a page clean although a write reached it since it "
                   "was last written back (the written data is lost)",
+    "wrong-page-table": "a page-table walker went on from a pmd to a page that is not "
+                        "this mm's PTE table for the address (a pmd read torn, half old "
+                        "and half new), and read it as one",
 }
 
 #: Kernel fixes a scenario can turn off (``bug NAME``) to show the race each one closes.
@@ -125,6 +132,13 @@ FIXES = {
                         "loaded_mm is LOADED_MM_SWITCHING (CVE-2025-37964)",
     "ptdesc_tlb_gen": "under pending=per-table, a page-table change that needs a flush "
                       "stores its pending TLB generation in the table's ptdesc (seed 000)",
+    "pmd_read_atomic": "under pae=on, a walker holding mmap_lock for read loads pmd_low "
+                       "first and pmd_high only if pmd_low is not none "
+                       "(pmd_read_atomic(), race 1, CVE-2012-2373)",
+    "hugetlb_unshare_flush": "huge_pmd_unshare() widens the mmu_gather to the whole "
+                             "PUD range it unshared, so the flush covers every 2 MB "
+                             "page the mm lost (tlb_flush_pmd_range(), race 7, "
+                             "CVE-2021-4002)",
 }
 
 #: System settings a scenario may give, with their defaults and allowed values.
@@ -156,4 +170,7 @@ SYSTEM_SETTINGS = {
     # Where zap takes a dirty shared page out of the rmap: under the PTE lock after a
     # flush (upstream, 2022), or after the gather's flush, the lock dropped (seed 000).
     "zap_rmap": ("locked", ("locked", "deferred")),
+    # x86 PAE with CONFIG_HIGHPTE: PTE tables come from highmem (above 4 GB), the
+    # upper levels still from below.
+    "highpte": ("off", ("off", "on")),
 }

@@ -1,5 +1,6 @@
 """Unmapping user memory (mm/memory.c, mm/mmap.c, mm/madvise.c, v6.10): zap_pte_range()
 under an mmu_gather, for munmap() and madvise(MADV_DONTNEED)."""
+from .hugetlb import unmap_hugepage_range
 from .mmu_gather import tlb_gather_mmu
 from .page_alloc import PAGE_SIZE
 from .pgtable import pte_dirty, pte_pa, pte_present, pte_protnone
@@ -49,6 +50,9 @@ def unmap_range(k, agent, cpu, mm, start, end, detached=None):
     for vma in list(mm.vmas if detached is None else detached):
         lo, hi = max(start, vma.start), min(end, vma.end)
         if lo < hi:
+            if vma.kind == "hugetlb":
+                yield from unmap_hugepage_range(k, agent, tlb, mm, vma, lo, hi)
+                continue
             driver_pages = []
             yield from zap_pte_range(k, agent, tlb, mm, vma, lo, hi, driver_pages)
             if vma.pfnmap:
