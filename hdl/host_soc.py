@@ -10,8 +10,8 @@ from amaranth.hdl import EnableInserter, Module, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from .host_bridge import HostBridge
-from .step_memory import StepMemory
+from .host_bridge import HostBridge, check_bridge_params
+from .step_memory import StepMemory, check_window
 from .system import System
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
@@ -44,6 +44,8 @@ class HostSoC(wiring.Component):
         self.divisor = uart_divisor(clk_freq, baud)
         if frame_timeout is None:
             frame_timeout = int(clk_freq) // 10
+        check_bridge_params(frame_timeout, watchdog)      # before building anything
+        check_window(mem_base, mem_bytes, system_options.get("pa_bits", 40))
         self.system = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                              **system_options)
         pa_bits = self.system.cpu_mmus[0].walker.pa_bits
