@@ -15,6 +15,7 @@ from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVI
                                COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, Command)
 from sim.host_link import BridgeError, HostLink
 from sw_model.golden_backend import GoldenBackend, invalidate_request
+from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.kernel import POOL_BASE
 from sw_model.kernel.page_alloc import PAGE_SIZE
 from sw_model.platform import Divergence
@@ -57,6 +58,20 @@ def counter_differences(stats, prefix=""):
     ``stats`` (the backend's, or a run's with its ``prefix``)."""
     return [(name, stats[prefix + name], stats[f"{prefix}board_{name}"]) for name in COUNTERS
             if stats[prefix + name] & COUNTER_MASK != stats[f"{prefix}board_{name}"]]
+
+
+def run_on_board(link, scenario, *, seed=None, runs=None):
+    """Every run of ``scenario`` on the fpga backend over ``link``, after checking that
+    the board can run it: the result, and for each run the memory counters where board
+    and model differ."""
+    check_board(board_info(link), scenario.system)
+
+    def backend(system):
+        return FPGABackend(link, cpus=system["cpus"], devices=system["devices"],
+                           tlb_entries=system["tlb"])
+
+    result = run_scenario(scenario, backend=backend, seed=seed, runs=runs)
+    return result, [counter_differences(r.stats, "hw_") for r in result.runs]
 
 
 class FPGABackend(GoldenBackend):

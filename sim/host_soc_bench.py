@@ -12,28 +12,11 @@ from cocotb.task import bridge
 from cocotb.triggers import ClockCycles
 
 from hdl.host_protocol import REQUEST_SYNC, Command, Status
-from sim.fpga_backend import FPGABackend, board_info, check_board, counter_differences
+from sim.fpga_backend import run_on_board
 from sim.host_link import BridgeStatusError, HostLink, request_frame
 from sim.run_report import summary
 from sim.uart_sim_transport import UARTSimTransport
-from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
-
-
-def run_scenario_on_board(link, scenario):
-    """Every run of ``scenario`` on the fpga backend over ``link``: the result, and the
-    memory counters where board and model differ (run by run)."""
-    check_board(board_info(link), scenario.system)
-    backends = []
-
-    def backend(system):
-        backends.append(FPGABackend(link, cpus=system["cpus"], devices=system["devices"],
-                                    tlb_entries=system["tlb"]))
-        return backends[-1]
-
-    result = run_scenario(scenario, backend=backend)
-    counters = [counter_differences(r.stats, "hw_") for r in result.runs]
-    return result, counters
 
 
 def bad_frames(link, transport, cpus):
@@ -96,7 +79,7 @@ async def host_soc(dut):
         out = {"cases": cases}
     else:
         scenario = parse_scenario(cfg["scenario"])
-        result, counters = await bridge(run_scenario_on_board)(link, scenario)
+        result, counters = await bridge(run_on_board)(link, scenario)
         diverged = next((r for r in result.runs if r.divergence), None)
         out = {"met": result.met, "summary": summary(result, 0.0),
                "cycles": [r.cycles for r in result.runs],

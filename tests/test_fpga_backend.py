@@ -1,11 +1,11 @@
 """The fpga backend without a board: the host SoC's RTL (UART, host bridge, system,
 block RAM) in cocotb, driven byte by byte through its UART pins by the same host code
 that drives a board. One build per simulator (the 2-CPU system of the scenario)."""
+import os
 from pathlib import Path
 
-import pytest
-
 from sim.bridge_run import run_bridge_bench
+from sim.cli import main
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
 
@@ -43,3 +43,29 @@ def test_every_bad_frame_gets_its_error_and_the_next_frame_its_answer(sim, build
         ["noise before a frame", "OK", "OK"],
         ["wait past the watchdog", "STUCK", "OK"],
     ]
+
+
+def test_fpga_cli_errors_are_one_line(capsys, tmp_path):
+    """A missing port, a port that does not open, a board that does not answer (a pty
+    with nothing behind it), and flags of other backends."""
+    master, slave = os.openpty()
+    path = str(SCENARIO)
+    cases = [
+        (["--backend", "fpga"], "--backend fpga needs --port"),
+        (["--backend", "fpga", "--port", str(tmp_path / "nope")], "cannot open serial port"),
+        (["--backend", "fpga", "--port", os.ttyname(slave), "--timeout", "0.2"],
+         "no answer from the board"),
+        (["--backend", "fpga", "--port", "x", "--report", str(tmp_path)],
+         "--report needs the golden backend"),
+        (["--backend", "fpga", "--port", "x", "--sim", "icarus"], "--sim is for --backend rtl"),
+        (["--port", "x"], "--port is for --backend fpga"),
+        (["--backend", "fpga", "--port", "x", "--baud", "0"], "must be positive"),
+    ]
+    try:
+        for extra, message in cases:
+            assert main(["run", path, *extra]) == 2, extra
+            err = capsys.readouterr().err
+            assert message in err and err.count("\n") == 1, (extra, err)
+    finally:
+        os.close(master)
+        os.close(slave)
