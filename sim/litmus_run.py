@@ -1,0 +1,143 @@
+"""``shootdown litmus``: the herd7 VMSA litmus tests run on a platform backend, each judged
+against its verdict (sw_model/litmus), with a summary of what ran and what was skipped."""
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sw_model.golden_backend import GoldenBackend
+from sw_model.litmus.errors import LitmusError, Unsupported
+from sw_model.litmus.execution import Prepared
+from sw_model.litmus.kinds import Kinds
+from sw_model.litmus.outcomes import GAPS, MAX_EXECUTIONS, explore
+from sw_model.litmus.parse import parse_file
+from sw_model.litmus.verdict import FAIL, OBSERVED, PASS, check_judgeable, judge
+
+#: The shipped tests: the catalogue's TLBI tests and its kinds files (CeCILL-B, see the
+#: NOTICE beside them).
+CATALOGUE = Path(__file__).resolve().parent / "litmus" / "aarch64-VMSA" / "tests"
+SKIPPED = "skipped"
+
+
+@dataclass
+class TestResult:
+    name: str
+    path: str
+    status: str                     # pass, FAIL, allowed (not) observed, skipped
+    verdict: str | None = None
+    ets2: str | None = None
+    reason: str | None = None       # why skipped
+    executions: int = 0
+    complete: bool = True
+    seconds: float = 0.0
+    outcomes: list = field(default_factory=list)   # (text, executions, condition holds)
+    ets2_observed: bool = False
+
+
+def collect(paths):
+    """The .litmus files named or found (sorted) in the directories named; a path that
+    does not exist or holds no test is a LitmusError."""
+    files = []
+    for path in paths or [CATALOGUE]:
+        path = Path(path)
+        if path.is_dir():
+            found = sorted(path.glob("*.litmus"))
+            if not found:
+                raise LitmusError(str(path), "no .litmus file in the directory")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise LitmusError(str(path), "no such file or directory")
+    return files
+
+
+def golden_factory(faults=()):
+    """Backends for a test of n threads: the golden system with n CPUs, no device."""
+    def make(threads):
+        return lambda: GoldenBackend(cpus=threads, devices=0, faults=faults)
+    return make
+
+
+def run_test(path, kinds, factory, gaps=GAPS, max_executions=MAX_EXECUTIONS):
+    """One test: parsed (a LitmusError propagates), then judged or skipped."""
+    started = time.perf_counter()
+    test = parse_file(path)
+    verdict = kinds.verdict(test.name)
+    result = TestResult(test.name, str(path), SKIPPED, verdict.base, verdict.ets2)
+    try:
+        check_judgeable(test, verdict)
+        prepared = Prepared(test)
+        exploration = explore(prepared, factory(prepared.threads), gaps, max_executions)
+        judged = judge(prepared, exploration, verdict)
+    except Unsupported as e:
+        result.reason = e.reason
+    else:
+        result.status, result.outcomes = judged.status, judged.outcomes
+        result.ets2_observed = judged.ets2_observed
+        result.executions, result.complete = exploration.executions, exploration.complete
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_tests(paths, factory, progress=None, **options):
+    """Every test of ``paths`` (default: the shipped catalogue), in order."""
+    results, kinds = [], {}
+    for path in collect(paths):
+        directory = path.parent
+        if directory not in kinds:
+            kinds[directory] = Kinds(directory)
+        result = run_test(path, kinds[directory], factory, **options)
+        results.append(result)
+        if progress:
+            progress(result)
+    return results
+
+
+def line(result):
+    """One test's line of the report."""
+    if result.status == SKIPPED:
+        return f"{result.name}: skipped ({result.reason})"
+    seen = sum(1 for _, _, holds in result.outcomes if holds)
+    text = (f"{result.name}: {result.status} ({result.verdict}; {len(result.outcomes)} "
+            f"outcome(s), {seen} satisfying the condition; {result.executions} executions"
+            f"{'' if result.complete else ', INCOMPLETE'})")
+    if result.status == FAIL:
+        shown = [f"    {'*' if holds else ' '} {text} ({n}x)"
+                 for text, n, holds in result.outcomes]
+        text += "\n" + "\n".join(shown)
+    return text
+
+
+def summary(results, seconds):
+    counts = Counter(r.status for r in results)
+    ran = len(results) - counts[SKIPPED]
+    forbidden = [r for r in results if r.status == FAIL and r.verdict == "Forbidden"]
+    required = [r for r in results if r.status == FAIL and r.verdict == "Required"]
+    allowed = [r for r in results if r.verdict == "Allowed" and r.status != SKIPPED]
+    reasons = Counter(_reason_class(r.reason) for r in results if r.status == SKIPPED)
+    lines = [f"{len(results)} tests: {ran} run, {counts[SKIPPED]} skipped, in {seconds:.1f} s",
+             f"  Forbidden observed: {len(forbidden)} (must be 0)",
+             f"  Required not always: {len(required)} (must be 0)",
+             f"  passed: {counts[PASS]}",
+             f"  Allowed observed: {counts[OBSERVED]} of {len(allowed)}",
+             f"  Allowed here though Forbidden under FEAT_ETS2: "
+             f"{sum(r.ets2_observed for r in results)}",
+             f"  incomplete explorations: {sum(not r.complete for r in results)}"]
+    if reasons:
+        lines.append("  skipped because:")
+        lines += [f"    {n:4d}  {reason}" for reason, n in reasons.most_common()]
+    return "\n".join(lines)
+
+
+def _reason_class(reason):
+    """A skip reason without the test's particulars (for counting)."""
+    return reason.split(" (")[0]
+
+
+def failed(results):
+    return any(r.status == FAIL for r in results)
+
+
+def as_json(results):
+    return [asdict(r) for r in results]
