@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sw_model.golden_backend import GoldenBackend
+from sw_model.platform import Divergence
 from sw_model.litmus.errors import LitmusError, Unsupported
 from sw_model.litmus.execution import Prepared
 from sw_model.litmus.kinds import Kinds
@@ -17,6 +18,8 @@ from sw_model.litmus.verdict import FAIL, OBSERVED, PASS, check_judgeable, judge
 #: NOTICE beside them).
 CATALOGUE = Path(__file__).resolve().parent / "litmus" / "aarch64-VMSA" / "tests"
 SKIPPED = "skipped"
+#: TLB entries of each CPU in the system the tests run on (golden and RTL alike).
+TLB_ENTRIES = 16
 
 
 @dataclass
@@ -35,8 +38,8 @@ class TestResult:
 
 
 def collect(paths):
-    """The .litmus files named or found (sorted) in the directories named; a path that
-    does not exist or holds no test is a LitmusError."""
+    """(path, named) of the .litmus files named (named: True) or found, sorted, in the
+    directories named; a path that does not exist or holds no test is a LitmusError."""
     files = []
     for path in paths or [CATALOGUE]:
         path = Path(path)
@@ -44,34 +47,47 @@ def collect(paths):
             found = sorted(path.glob("*.litmus"))
             if not found:
                 raise LitmusError(str(path), "no .litmus file in the directory")
-            files.extend(found)
+            files.extend((f, False) for f in found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, True))
         else:
             raise LitmusError(str(path), "no such file or directory")
     return files
 
 
 def golden_factory(faults=()):
-    """Backends for a test of n threads: the golden system with n CPUs, no device."""
-    def make(threads):
-        return lambda: GoldenBackend(cpus=threads, devices=0, faults=faults)
+    """Backends for a prepared test of n threads: the golden system with n CPUs (so that
+    ``skip_target`` misses the last thread's CPU), no device."""
+    def make(prepared):
+        return lambda: GoldenBackend(cpus=prepared.threads, devices=0,
+                                     tlb_entries=TLB_ENTRIES, faults=faults)
     return make
 
 
-def run_test(path, kinds, factory, gaps=GAPS, max_executions=MAX_EXECUTIONS):
-    """One test: parsed (a LitmusError propagates), then judged or skipped."""
+def run_test(path, kinds, factory, named=True, gaps=GAPS, max_executions=MAX_EXECUTIONS,
+             snapshots=True):
+    """One test, judged or skipped. A test the front end cannot read is a LitmusError if
+    it was ``named``, else skipped with the reason. ``snapshots``: the backends can be
+    copied (``outcomes.explore``). On the RTL a divergence from the model fails the
+    test."""
     started = time.perf_counter()
-    test = parse_file(path)
+    try:
+        test = parse_file(path)
+    except LitmusError as e:
+        if named:
+            raise
+        return TestResult(e.test, str(path), SKIPPED, reason=f"cannot read: {e.construct}")
     verdict = kinds.verdict(test.name)
     result = TestResult(test.name, str(path), SKIPPED, verdict.base, verdict.ets2)
     try:
         check_judgeable(test, verdict)
         prepared = Prepared(test)
-        exploration = explore(prepared, factory(prepared.threads), gaps, max_executions)
+        exploration = explore(prepared, factory(prepared), gaps, max_executions, snapshots)
         judged = judge(prepared, exploration, verdict)
     except Unsupported as e:
         result.reason = e.reason
+    except Divergence as e:
+        result.status, result.reason = FAIL, str(e)
     else:
         result.status, result.outcomes = judged.status, judged.outcomes
         result.ets2_observed = judged.ets2_observed
@@ -80,14 +96,14 @@ def run_test(path, kinds, factory, gaps=GAPS, max_executions=MAX_EXECUTIONS):
     return result
 
 
-def run_tests(paths, factory, progress=None, **options):
-    """Every test of ``paths`` (default: the shipped catalogue), in order."""
+def run_tests(files, factory, progress=None, **options):
+    """Every test of ``files`` (``collect``), in order."""
     results, kinds = [], {}
-    for path in collect(paths):
-        directory = path.parent
+    for path, named in files:
+        directory = Path(path).parent
         if directory not in kinds:
             kinds[directory] = Kinds(directory)
-        result = run_test(path, kinds[directory], factory, **options)
+        result = run_test(path, kinds[directory], factory, named, **options)
         results.append(result)
         if progress:
             progress(result)
@@ -141,3 +157,49 @@ def failed(results):
 
 def as_json(results):
     return [asdict(r) for r in results]
+
+
+def run_on_rtl(files, sim="verilator", build_root=None, max_executions=MAX_EXECUTIONS,
+               progress=None):
+    """The tests on the system RTL in lockstep with the model: one build and one
+    simulation per system the tests need (CPUs, HA, HD). A test whose threads differ in
+    TTHM is skipped: the RTL's HA and HD are system-wide."""
+    from sim.build import DEFAULT_BUILD_ROOT, build_verilog
+    from sim.lockstep import run_bench
+    from sim.rtl_run import PA_BITS
+    from sim.system_lockstep import TOPLEVEL, system_verilog
+    build_root = build_root or DEFAULT_BUILD_ROOT
+    results, groups = {}, {}
+    for path, named in files:
+        try:
+            test = parse_file(path)
+        except LitmusError as e:
+            if named:
+                raise
+            results[str(path)] = TestResult(e.test, str(path), SKIPPED,
+                                             reason=f"cannot read: {e.construct}")
+            continue
+        try:
+            prepared = Prepared(test)
+        except Unsupported as e:
+            results[str(path)] = TestResult(test.name, str(path), SKIPPED, reason=e.reason)
+            continue
+        if len(set(prepared.hw)) > 1:
+            results[str(path)] = TestResult(test.name, str(path), SKIPPED, reason=(
+                "TTHM differs between threads: the RTL's HA and HD are system-wide"))
+            continue
+        groups.setdefault((prepared.threads, *prepared.hw[0]), []).append(str(path))
+    for (cpus, ha, hd), paths in sorted(groups.items()):
+        system = dict(cpus=cpus, devices=0, tlb_entries=TLB_ENTRIES, pa_bits=PA_BITS,
+                      ha=ha, hd=hd)
+        runner, build_dir = build_verilog(sim, system_verilog(system, (), build_root),
+                                          TOPLEVEL, build_root, False)
+        cfg = dict(tests=paths, cpus=cpus, tlb=TLB_ENTRIES,
+                   max_executions=max_executions)
+        raw, _ = run_bench(runner, build_dir, "sim.litmus_rtl_bench", TOPLEVEL, cfg, False)
+        for entry in raw:
+            result = TestResult(**entry)
+            results[result.path] = result
+            if progress:
+                progress(result)
+    return [results[str(path)] for path, _ in files]

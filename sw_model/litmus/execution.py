@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hdl.ports import InvalidateOp
 
+from ..descriptors import decode
 from ..platform import Invalidate
 from . import a64
 from .errors import Unsupported
@@ -108,6 +109,16 @@ class Execution:
             thread.run_local()
             self.threads.append(thread)
         self.faults = set()
+
+    def warm(self):
+        """Fill every CPU's TLB with the initial translations it may hold (the valid
+        ones with AF set: no hardware update needed), as a TLB may at any time."""
+        pmap, memory = self.p.map, self.backend.memory
+        for var in pmap.vars:
+            d = decode(memory.read(pmap.pte_address[var]))
+            if d.valid and d.af:
+                for cpu in range(self.p.threads):
+                    self.backend.access(("cpu", cpu), pmap.va(var), self.ttbr)
 
     # What the threads call.
     def record_fault(self, thread, label, va, kind):

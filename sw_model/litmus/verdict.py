@@ -45,13 +45,16 @@ def check_judgeable(test, verdict):
         raise Unsupported(f"verdict {verdict.base} on a forall condition")
 
 
+def holds(prepared, state):
+    """Whether the test's condition holds in the final state ``state``."""
+    return prepared.test.condition.holds(_View(state, prepared.map))
+
+
 def judge(prepared, exploration, verdict):
-    test, pmap = prepared.test, prepared.map
     rows, held = [], []
     for state, count in sorted(exploration.outcomes.items(), key=lambda kv: -kv[1]):
-        holds = test.condition.holds(_View(state, pmap))
-        held.append(holds)
-        rows.append((describe(state, pmap), count, holds))
+        held.append(holds(prepared, state))
+        rows.append((describe(state, prepared.map), count, held[-1]))
     sometimes, always = any(held), bool(held) and all(held)
     if verdict.base == "Forbidden":
         status = FAIL if sometimes else PASS
