@@ -170,6 +170,7 @@ def run_on_rtl(files, sim="verilator", build_root=None, max_executions=MAX_EXECU
     from sim.system_lockstep import TOPLEVEL, system_verilog
     build_root = build_root or DEFAULT_BUILD_ROOT
     results, groups = {}, {}
+    files = [(Path(path).resolve(), named) for path, named in files]   # for the simulator
     for path, named in files:
         try:
             test = parse_file(path)

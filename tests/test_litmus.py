@@ -16,9 +16,10 @@ from sw_model.litmus.outcomes import explore
 from sw_model.litmus.parse import parse_file, parse_text
 from sw_model.litmus.verdict import FAIL, PASS, holds, judge
 
-#: Small tests of each shape: one thread, two, a descriptor CAS, hardware AF/dirty.
-RTL_SUBSET = ("V2I-W-DSB.ISH-TLBI-DSB.ISH-ISB-W", "MP+shoot+dsb", "TA2",
-              "coWRExpNExp+DSB-TLBI-DSB")
+#: Small tests in two systems: two threads (an SWP on a descriptor, an Allowed outcome
+#: observed, a shootdown) and one thread with hardware AF and dirty updates.
+RTL_SUBSET = ("LDRx-ctrl-TLBI-STRptex+SWP", "ExtTLBIAfter", "MP+dmb.st+ctrl-isb-tlbi-dsb-isb",
+              "STR-TLBI")
 
 
 def _catalogue(name):
