@@ -31,6 +31,7 @@ class TestResult:
     ets2: str | None = None
     reason: str | None = None       # why skipped
     executions: int = 0
+    cut: int = 0                    # executions ended by the loop bound
     complete: bool = True
     seconds: float = 0.0
     outcomes: list = field(default_factory=list)   # (text, executions, condition holds)
@@ -92,6 +93,7 @@ def run_test(path, kinds, factory, named=True, gaps=GAPS, max_executions=MAX_EXE
         result.status, result.outcomes = judged.status, judged.outcomes
         result.ets2_observed = judged.ets2_observed
         result.executions, result.complete = exploration.executions, exploration.complete
+        result.cut = exploration.cut
     result.seconds = time.perf_counter() - started
     return result
 
@@ -117,6 +119,7 @@ def line(result):
     seen = sum(1 for _, _, holds in result.outcomes if holds)
     text = (f"{result.name}: {result.status} ({result.verdict}; {len(result.outcomes)} "
             f"outcome(s), {seen} satisfying the condition; {result.executions} executions"
+            f"{f', {result.cut} cut by the loop bound' if result.cut else ''}"
             f"{'' if result.complete else ', INCOMPLETE'})")
     if result.status == FAIL:
         shown = [f"    {'*' if holds else ' '} {text} ({n}x)"

@@ -1,7 +1,6 @@
 """The litmus front end, the A64 thread model, the catalogue's TLBI tests on the golden
 backend (no Forbidden outcome), a fabric fault that makes one appear, the CLI, and a
 small subset on the RTL."""
-from pathlib import Path
 
 import pytest
 

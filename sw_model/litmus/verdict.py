@@ -66,7 +66,8 @@ def judge(prepared, exploration, verdict):
 
 
 def describe(state, memory_map):
-    """An outcome as herd prints one: ``0:X4=1; x=2; fault(P1:L1,x,PERMISSION)``."""
+    """An outcome as herd prints one: ``0:X4=1; x=2; fault(P1:L1,x,PERMISSION)``, or
+    ``0:X4=1; no fault``."""
     parts = []
     for location, value in state.values:
         if location[0] == "reg":
@@ -77,4 +78,6 @@ def describe(state, memory_map):
     for thread, label, var, kind in sorted(state.faults, key=str):
         where = f"P{thread}" + (f":{label}" if label else "")
         parts.append(f"fault({where},{var},{kind})")
-    return "; ".join(parts) if parts else "(no location observed)"
+    if not state.faults:
+        parts.append("no fault")
+    return "; ".join(parts)
