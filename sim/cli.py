@@ -172,8 +172,9 @@ def build_parser():
     litmus.add_argument("--sim", choices=SIMULATORS,
                         help="rtl: the simulator (default verilator)")
     litmus.add_argument("--fault", action="append", default=[], metavar="NAME",
-                        help="golden: break the fabric model with a fault of hdl/faults.py "
-                             "(early_sync, skip_target), to see Forbidden outcomes appear")
+                        help="break the fabric with a fault of hdl/faults.py (early_sync, "
+                             "skip_target): the model, and on the rtl backend the RTL too, "
+                             "to see Forbidden outcomes appear")
     litmus.add_argument("--max-executions", type=_positive, metavar="N",
                         help="executions explored at most per test (default 5000)")
     litmus.add_argument("--build-dir", type=Path, default=Path("build"),
@@ -487,9 +488,6 @@ def cmd_litmus(args):
     for fault in args.fault:
         if fault not in MODEL_FAULTS:
             raise UsageError(f"unknown fault {fault!r}; known: {', '.join(MODEL_FAULTS)}")
-    if args.backend == "rtl" and args.fault:
-        raise UsageError("--fault is for --backend golden (on the RTL in lockstep a "
-                         "fault shows as a divergence: run --rtl-fault)")
     if args.sim and args.backend != "rtl":
         raise UsageError("--sim is for --backend rtl")
     limit = args.max_executions or MAX_EXECUTIONS
@@ -503,7 +501,7 @@ def cmd_litmus(args):
             print(f"building and running the tests on the RTL ({args.sim or 'verilator'}, "
                   "in lockstep with the model)...", flush=True)
             results = run_on_rtl(files, args.sim or "verilator", args.build_dir, limit,
-                                 progress)
+                                 progress, args.fault)
         else:
             results = run_tests(files, golden_factory(args.fault), progress,
                                 max_executions=limit)

@@ -21,7 +21,8 @@ async def litmus_on_rtl(dut):
 
     def make(prepared):
         # Every execution resets the RTL and starts a fresh model beside it.
-        return lambda: RTLBackend(link, cpus=cfg["cpus"], devices=0, tlb_entries=cfg["tlb"])
+        return lambda: RTLBackend(link, cpus=cfg["cpus"], devices=0, tlb_entries=cfg["tlb"],
+                                  faults=cfg["faults"])
 
     def run():
         files = [(Path(p), True) for p in cfg["tests"]]

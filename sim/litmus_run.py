@@ -163,10 +163,11 @@ def as_json(results):
 
 
 def run_on_rtl(files, sim="verilator", build_root=None, max_executions=MAX_EXECUTIONS,
-               progress=None):
+               progress=None, faults=()):
     """The tests on the system RTL in lockstep with the model: one build and one
     simulation per system the tests need (CPUs, HA, HD). A test whose threads differ in
-    TTHM is skipped: the RTL's HA and HD are system-wide."""
+    TTHM is skipped: the RTL's HA and HD are system-wide. ``faults``: fabric faults built
+    into the RTL and given to the model alike."""
     from sim.build import DEFAULT_BUILD_ROOT, build_verilog
     from sim.lockstep import run_bench
     from sim.rtl_run import PA_BITS
@@ -196,9 +197,9 @@ def run_on_rtl(files, sim="verilator", build_root=None, max_executions=MAX_EXECU
     for (cpus, ha, hd), paths in sorted(groups.items()):
         system = dict(cpus=cpus, devices=0, tlb_entries=TLB_ENTRIES, pa_bits=PA_BITS,
                       ha=ha, hd=hd)
-        runner, build_dir = build_verilog(sim, system_verilog(system, (), build_root),
+        runner, build_dir = build_verilog(sim, system_verilog(system, faults, build_root),
                                           TOPLEVEL, build_root, False)
-        cfg = dict(tests=paths, cpus=cpus, tlb=TLB_ENTRIES,
+        cfg = dict(tests=paths, cpus=cpus, tlb=TLB_ENTRIES, faults=list(faults),
                    max_executions=max_executions)
         raw, _ = run_bench(runner, build_dir, "sim.litmus_rtl_bench", TOPLEVEL, cfg, False)
         for entry in raw:

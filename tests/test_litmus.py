@@ -240,7 +240,6 @@ def test_cli_litmus_reports_skips(capsys):
     (["litmus", "/no/such.litmus"], "no such file or directory"),
     (["litmus", "--fault", "melt"], "unknown fault 'melt'"),
     (["litmus", "--sim", "icarus"], "--sim is for --backend rtl"),
-    (["litmus", "--backend", "rtl", "--fault", "skip_target"], "--fault is for"),
     (["litmus", "--max-executions", "0"], "must be positive"),
 ])
 def test_cli_litmus_bad_arguments(argv, message, capsys):
@@ -264,3 +263,12 @@ def test_rtl_subset_agrees_with_golden(sim, build_root):
     for rtl, golden in zip(on_rtl, on_golden):
         assert rtl.status == golden.status != FAIL, (rtl.name, rtl.reason)
         assert sorted(map(tuple, rtl.outcomes)) == sorted(map(tuple, golden.outcomes))
+
+
+def test_rtl_with_a_fabric_fault_shows_the_forbidden_outcome(sim, build_root):
+    """The RTL built with skip_target, the model broken alike: no divergence, and the
+    test's Forbidden outcome on the RTL."""
+    files = [(_catalogue("V2I-W-DSB.ISH-TLBI-DSB.ISH-ISB-W"), True)]
+    (result,) = run_on_rtl(files, sim, build_root, faults=["skip_target"])
+    assert result.status == FAIL and result.reason is None
+    assert any(holds for _, _, holds in result.outcomes)
