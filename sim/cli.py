@@ -171,6 +171,24 @@ def build_parser():
                       help="rtl: where simulator builds are kept (default build)")
     bugs.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
 
+    litmus = sub.add_parser("litmus", help="the Armv8-A VMSA litmus tests (herd7 "
+                            "catalogue): every interleaving, each test against its verdict")
+    litmus.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help=".litmus files or directories (default: the shipped TLBI "
+                             "tests of the catalogue)")
+    litmus.add_argument("--backend", choices=("golden", "rtl"), default="golden")
+    litmus.add_argument("--sim", choices=SIMULATORS,
+                        help="rtl: the simulator (default verilator)")
+    litmus.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="break the fabric with a fault of hdl/faults.py (early_sync, "
+                             "skip_target): the model, and on the rtl backend the RTL too, "
+                             "to see Forbidden outcomes appear")
+    litmus.add_argument("--max-executions", type=_positive, metavar="N",
+                        help="executions explored at most per test (default 5000)")
+    litmus.add_argument("--build-dir", type=Path, default=Path("build"),
+                        help="rtl: where simulator builds are kept (default build)")
+    litmus.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+
     synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
     synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
     synth.add_argument("--build-dir", type=Path, default=Path("build"))
@@ -511,6 +529,46 @@ def cmd_explore(args):
     return 1
 
 
+def cmd_litmus(args):
+    import json
+
+    from sim.litmus_run import (collect, failed, golden_factory, line, run_on_rtl,
+                                run_tests, summary, as_json)
+    from sw_model.fabric_ref import MODEL_FAULTS
+    from sw_model.litmus.errors import LitmusError
+    from sw_model.litmus.outcomes import MAX_EXECUTIONS
+    for fault in args.fault:
+        if fault not in MODEL_FAULTS:
+            raise UsageError(f"unknown fault {fault!r}; known: {', '.join(MODEL_FAULTS)}")
+    if args.sim and args.backend != "rtl":
+        raise UsageError("--sim is for --backend rtl")
+    limit = args.max_executions or MAX_EXECUTIONS
+    started = time.perf_counter()
+
+    def progress(result):
+        print(line(result), flush=True)
+    try:
+        files = collect(args.paths)
+        if args.backend == "rtl":
+            print(f"building and running the tests on the RTL ({args.sim or 'verilator'}, "
+                  "in lockstep with the model)...", flush=True)
+            results = run_on_rtl(files, args.sim or "verilator", args.build_dir, limit,
+                                 progress, args.fault)
+        else:
+            results = run_tests(files, golden_factory(args.fault), progress,
+                                max_executions=limit)
+    except LitmusError as e:
+        raise UsageError(str(e)) from None
+    print(summary(results, time.perf_counter() - started))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(dict(backend=args.backend, faults=args.fault,
+                                                 tests=as_json(results)), indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 1 if failed(results) else 0
+
+
 def shipped_scenarios():
     from importlib.resources import files
     return Path(str(files("scenarios")))
@@ -531,7 +589,7 @@ def cmd_synth(args):
 def main(argv=None):
     commands = {"diff": cmd_diff, "verilog": cmd_verilog, "synth": cmd_synth,
                 "bench": cmd_bench, "run": cmd_run, "compare": cmd_compare,
-                "bugs": cmd_bugs, "explore": cmd_explore}
+                "bugs": cmd_bugs, "explore": cmd_explore, "litmus": cmd_litmus}
     try:
         args = build_parser().parse_args(argv)
         return commands[args.command](args)

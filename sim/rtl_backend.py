@@ -57,8 +57,11 @@ class RTLLink:
 
 
 class RTLBackend(GoldenBackend):
-    def __init__(self, link, *, cpus, devices, tlb_entries, waves=False):
-        super().__init__(cpus=cpus, devices=devices, tlb_entries=tlb_entries)
+    def __init__(self, link, *, cpus, devices, tlb_entries, waves=False, faults=()):
+        # ``faults``: the RTL's fabric faults, given to the model too, so that the two
+        # still agree (only the faults the model takes: fabric_ref.MODEL_FAULTS).
+        super().__init__(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
+                         faults=faults)
         self._link = link
         self._cycle = resume(link.cycle)
         self._cycles_held = resume(link.cycles)

@@ -1,10 +1,13 @@
 """Cycle-matched model of ``hdl.fabric.InvalidateFabric``."""
 from hdl.fabric import FabricOp, FabricRequest, check_fabric_params
+from hdl.faults import check_faults
 
 from .codec import Codec
 
 FABRIC_REQUEST = Codec(FabricRequest)
 INV_OFFSET, INV_MASK = FABRIC_REQUEST.field("inv")
+#: The fabric faults of hdl/faults.py that the model can be broken with, as the RTL is.
+MODEL_FAULTS = ("early_sync", "skip_target")
 
 
 class FabricInputs:
@@ -19,8 +22,9 @@ class FabricInputs:
 
 
 class FabricRef:
-    def __init__(self, *, cpus=4, devices=1):
+    def __init__(self, *, cpus=4, devices=1, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
+        self.faults = check_faults(faults, MODEL_FAULTS)
         self.sources = 1 + cpus
         self.targets = cpus + devices
         self.pending = 0                       # bit i: source i's buffer holds a request
@@ -102,7 +106,10 @@ class FabricRef:
         sd_send = self.sd_send & ~(self.sd_send & inp.ipi_ready)
         sd_wait = sd_remaining
         grant = self.grant()
-        if not self.busy and grant is not None:
+        busy = self.busy
+        may_take = not busy or ("early_sync" in self.faults and grant is not None
+                                and self.decoded[grant].kind == FabricOp.SYNC.value)
+        if may_take and grant is not None:
             self.rr = 0 if grant == self.sources - 1 else grant + 1
             pending &= ~(1 << grant)
             taken = self.decoded[grant]
@@ -118,9 +125,13 @@ class FabricRef:
             else:
                 self.current, self.owner = taken, grant
                 self.current_inv = (self.slots[grant] >> INV_OFFSET) & INV_MASK
-                self.to_send = self.to_ack = all_mask if taken.devices else cpu_mask
+                reached = cpu_mask
+                if "skip_target" in self.faults:
+                    reached &= ~(1 << (self.cpus - 1))
+                self.to_send = self.to_ack = (reached | all_mask & ~cpu_mask
+                                              if taken.devices else reached)
                 self.busy = True
-        elif self.busy:
+        if busy:
             remaining = self.to_ack & ~inp.tgt_ack
             self.to_send &= ~(self.to_send & inp.tgt_ready)
             self.to_ack = remaining

@@ -28,12 +28,12 @@ class SystemInputs:
 
 class SystemRef:
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 bugs=()):
+                 bugs=(), faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
         mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd, bugs=bugs)
         self.cpu_mmus = [MMURef(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
-        self.fabric = FabricRef(cpus=cpus, devices=devices)
+        self.fabric = FabricRef(cpus=cpus, devices=devices, faults=faults)
         self.arbiter = ArbiterRef(1 + cpus + devices)
         self.walkers = self.cpu_mmus + self.dev_mmus    # memory requesters 1, 2, ...
         self.host_full = False
