@@ -84,8 +84,12 @@ class ScenarioResult:
 def make_backend(name, system):
     if callable(name):
         return name(system)
+    if name == "untimed":
+        from ..untimed_backend import UntimedBackend
+        return UntimedBackend(cpus=system["cpus"], devices=system["devices"],
+                              tlb_entries=system["tlb"])
     if name != "golden":
-        raise ValueError(f"unknown backend {name!r}; available: golden")
+        raise ValueError(f"unknown backend {name!r}; available: golden, untimed")
     from ..golden_backend import GoldenBackend
     return GoldenBackend(cpus=system["cpus"], devices=system["devices"],
                          tlb_entries=system["tlb"])
