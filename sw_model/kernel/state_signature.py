@@ -1,0 +1,84 @@
+"""A complete signature of a run's state between two steps, for the explorer's state
+hashing (docs/explore.md): two states with equal signatures behave the same from there.
+
+It is the whole object graph reachable from the roots (the kernel, the platform, the
+agents), serialized by the pickler (C speed; it numbers each object on first sight, so
+sharing and identity are kept): equal signatures mean isomorphic graphs with equal
+values. What the pickler cannot write is written here, by identity within this process
+where it is the same in every run (classes, code objects, modules) and by content
+otherwise: a suspended generator is its code, its position (``f_lasti``), its locals and
+the generator it delegates to; a function is its code, its defaults and its closure. So
+an operation half-way through is as much a part of the state as the page tables.
+
+Left out are the counters and logs that no decision reads (``SKIPPED``): the kernel's
+``stats`` and ``accesses``, the platforms' statistics and clock. Sets and dicts are
+written in their iteration order, which follows insertion history: equal states may
+then get different signatures, which only prunes less.
+"""
+import io
+import pickle
+import types
+
+#: Attributes that only count or log, by class name.
+SKIPPED = {"Kernel": {"stats", "accesses"}, "PageAllocator": {"stats"},
+           "UntimedBackend": {"_stats", "_cycles"}, "GoldenBackend": {"_stats", "_cycles"},
+           "MemoryPort": {"stats"}}
+_BY_IDENTITY = (type, types.CodeType, types.ModuleType, types.BuiltinFunctionType)
+
+
+def _identity(number):
+    """Stands for an object that is the same in every run (never called)."""
+
+
+def _generator(code):
+    """Stands for a suspended generator (never called)."""
+
+
+def _function(code):
+    """Stands for a function and its closure (never called)."""
+
+
+def _instance(cls):
+    """Stands for an object written without its skipped attributes (never called)."""
+
+
+_MARKERS = {_identity, _generator, _function, _instance}
+_EMPTY_CELL = "<empty cell>"
+
+
+class _Signer(pickle.Pickler):
+    # Contents go in the reduction's state, written after the object is numbered, so a
+    # cycle through it (a closure over the kernel that holds it) ends in a reference.
+    def reducer_override(self, x):
+        t = type(x)
+        if isinstance(x, _BY_IDENTITY):
+            return _identity, (id(x),)
+        if t is types.GeneratorType:
+            frame = x.gi_frame
+            state = None if frame is None else (frame.f_lasti, frame.f_locals, x.gi_yieldfrom)
+            return _generator, (id(x.gi_code),), state
+        if t is types.FunctionType:
+            if x in _MARKERS:
+                return NotImplemented             # by reference
+            return _function, (id(x.__code__),), (x.__defaults__, tuple(
+                _cell(c) for c in x.__closure__ or ()))
+        if isinstance(x, tuple) and t is not tuple:       # namedtuples, by their class
+            return _instance, (id(t),), tuple(x)
+        skip = SKIPPED.get(t.__name__)
+        if skip is not None:
+            return _instance, (id(t),), {k: v for k, v in vars(x).items() if k not in skip}
+        return NotImplemented
+
+
+def _cell(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _EMPTY_CELL
+
+
+def signature(*roots):
+    """The signature of everything reachable from ``roots`` (bytes)."""
+    out = io.BytesIO()
+    _Signer(out, protocol=pickle.HIGHEST_PROTOCOL).dump(roots)
+    return out.getvalue()
