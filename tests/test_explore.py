@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sim import race_exploration
 from sim.cli import main
 from sw_model.kernel.explore import explore
 from sw_model.kernel.runner import replay_text, run_once
@@ -16,8 +17,7 @@ BOUND = 2
 
 def schedule_free(name):
     """The shipped scenario's text without its schedule line: the operations alone."""
-    lines = (SCENARIOS / f"{name}.scn").read_text().splitlines()
-    return "\n".join(line for line in lines if not line.startswith("schedule")) + "\n"
+    return race_exploration.schedule_free(SCENARIOS / f"{name}.scn")
 
 
 @pytest.mark.parametrize("name,kind", [
@@ -32,6 +32,7 @@ def test_finds_the_violation_and_its_report_replays_it(name, kind):
     violation = found.run.violations[0]
     assert violation.kind == kind
     assert found.preemptions <= BOUND
+    assert found.backend == "untimed" and found.confirmed
 
     replay = parse_scenario_text(replay_text(text, found.run, origin="the explorer"))
     assert replay.schedule.kind == "order" and replay.expect == kind
@@ -55,16 +56,18 @@ def test_fixed_reclaim_vs_mprotect_shows_none():
     assert found.run is None
 
 
-def test_no_interleaving_is_run_twice():
+@pytest.mark.parametrize("prune", [False, True])
+def test_no_interleaving_is_run_twice(prune):
     seen = []
 
-    def recording(scenario, seed, backend, policy):
-        run = run_once(scenario, seed, backend, policy=policy)
+    def recording(scenario, seed, backend, policy, on_start):
+        run = run_once(scenario, seed, backend, policy=policy, on_start=on_start)
         seen.append(tuple(run.trace))
         return run
     found = explore(parse_scenario_text(schedule_free("pfnmap_munmap")), BOUND,
-                    run_once=recording)
+                    run_once=recording, prune=prune)
     assert len(seen) == found.explored == len(set(seen))
+    assert (found.pruned > 0) == prune
 
 
 def test_bound_zero_runs_only_the_free_switches():
@@ -75,7 +78,7 @@ def test_bound_zero_runs_only_the_free_switches():
 def test_max_runs_stops_the_search():
     found = explore(parse_scenario_text(schedule_free("parallel_dontneed")), BOUND,
                     max_runs=5)
-    assert found.explored == 5 and not found.complete
+    assert found.explored + found.pruned == 5 and not found.complete
 
 
 def test_cli_reports_and_saves_a_replayable_violation(tmp_path, capsys):
@@ -96,7 +99,9 @@ def test_cli_reports_none_within_the_bound(capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["explore"], "the following arguments are required: scenario"),
+    (["explore"], "explore needs a scenario file, or --all-races"),
+    (["explore", "x.scn", "--all-races"], "--all-races takes no scenario"),
+    (["explore", "x.scn", "--mode", "fast"], "argument --mode: invalid choice: 'fast'"),
     (["explore", "no/such.scn"], "no/such.scn: "),
     (["explore", "x.scn", "--bound", "-1"], "bound '-1' must not be negative"),
     (["explore", "x.scn", "--bound", "two"], "bound 'two' is not an integer"),
@@ -106,3 +111,26 @@ def test_bad_arguments(argv, message, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("name", ["reclaim_vs_mprotect_buggy", "pfnmap_munmap_buggy",
+                                  "zap_vs_mkclean_buggy", "parallel_dontneed",
+                                  "zap_vs_mkclean"])
+def test_pruning_finds_what_the_full_search_finds(name):
+    """State hashing is sound here: the same violation kind with the same (fewest)
+    preemptions, or none, as without it; and it prunes."""
+    scenario = parse_scenario_text(schedule_free(name))
+    full, pruned = (explore(scenario, BOUND, prune=p) for p in (False, True))
+    assert pruned.pruned > 0 and pruned.explored < full.explored
+    if full.run is None:
+        assert pruned.run is None and pruned.complete
+    else:
+        assert pruned.run.violations[0].kind == full.run.violations[0].kind
+        assert pruned.preemptions == full.preemptions
+
+
+def test_timed_mode_needs_no_confirmation():
+    found = explore(parse_scenario_text(schedule_free("pfnmap_munmap_buggy")), BOUND,
+                    backend="golden")
+    assert found.run.violations[0].kind == "use-after-free"
+    assert found.confirmation is None and found.confirmed is None

@@ -46,28 +46,27 @@ _MARKERS = {_identity, _generator, _function, _instance}
 _EMPTY_CELL = "<empty cell>"
 
 
-class _Signer(pickle.Pickler):
-    # Contents go in the reduction's state, written after the object is numbered, so a
-    # cycle through it (a closure over the kernel that holds it) ends in a reference.
-    def reducer_override(self, x):
-        t = type(x)
-        if isinstance(x, _BY_IDENTITY):
-            return _identity, (id(x),)
-        if t is types.GeneratorType:
-            frame = x.gi_frame
-            state = None if frame is None else (frame.f_lasti, frame.f_locals, x.gi_yieldfrom)
-            return _generator, (id(x.gi_code),), state
-        if t is types.FunctionType:
-            if x in _MARKERS:
-                return NotImplemented             # by reference
-            return _function, (id(x.__code__),), (x.__defaults__, tuple(
-                _cell(c) for c in x.__closure__ or ()))
-        if isinstance(x, tuple) and t is not tuple:       # namedtuples, by their class
-            return _instance, (id(t),), tuple(x)
-        skip = SKIPPED.get(t.__name__)
-        if skip is not None:
-            return _instance, (id(t),), {k: v for k, v in vars(x).items() if k not in skip}
-        return NotImplemented
+def _by_identity(x):
+    return _identity, (id(x),)
+
+
+# Contents go in the reduction's state, written after the object is numbered, so a
+# cycle through it (a closure over the kernel that holds it) ends in a reference.
+def _reduce_generator(x):
+    frame = x.gi_frame
+    state = None if frame is None else (frame.f_lasti, frame.f_locals, x.gi_yieldfrom)
+    return _generator, (id(x.gi_code),), state
+
+
+def _reduce_function(x):
+    if x in _MARKERS:
+        return NotImplemented                           # by reference
+    return _function, (id(x.__code__),), (x.__defaults__, tuple(
+        _cell(c) for c in x.__closure__ or ()))
+
+
+def _reduce_namedtuple(x):
+    return _instance, (id(type(x)),), tuple(x)
 
 
 def _cell(cell):
@@ -75,6 +74,35 @@ def _cell(cell):
         return cell.cell_contents
     except ValueError:
         return _EMPTY_CELL
+
+
+def _reduction(t):
+    """How objects of type ``t`` are written: None for the pickler's own way."""
+    if issubclass(t, _BY_IDENTITY):
+        return _by_identity
+    if t is types.GeneratorType:
+        return _reduce_generator
+    if t is types.FunctionType:
+        return _reduce_function
+    if issubclass(t, tuple):                          # namedtuples, by their class
+        return _reduce_namedtuple
+    skip = SKIPPED.get(t.__name__)
+    if skip is not None:
+        return lambda x: (_instance, (id(t),),
+                          {k: v for k, v in vars(x).items() if k not in skip})
+    return None
+
+
+class _Signer(pickle.Pickler):
+    reductions = {}                                   # type -> _reduction(type)
+
+    def reducer_override(self, x):
+        t = type(x)
+        try:
+            reduce = self.reductions[t]
+        except KeyError:
+            reduce = self.reductions[t] = _reduction(t)
+        return NotImplemented if reduce is None else reduce(x)
 
 
 def signature(*roots):
