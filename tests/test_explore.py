@@ -134,3 +134,16 @@ def test_timed_mode_needs_no_confirmation():
                     backend="golden")
     assert found.run.violations[0].kind == "use-after-free"
     assert found.confirmation is None and found.confirmed is None
+
+
+def test_a_copy_that_loses_its_race_is_no_write_after_copy():
+    """This explorer found the checker flagging the fixed uffd_wp_vs_cow: cpu3's
+    wp_page_copy() copied the page and was preempted; cpu2's write fault reused the page
+    (a writable PTE) and wrote it. cpu3's pte_same() re-check then drops its copy, so
+    the write is not lost: no violation."""
+    text = schedule_free("uffd_wp_vs_cow") + "schedule order cpu2:3 cpu0:5 cpu1:5 " \
+        "cpu3:3 cpu2:8 cpu3:op\n"
+    run = run_once(parse_scenario_text(text))
+    assert run.error is None and not run.violations
+    assert ("cpu3", "do_wp_page 0x400000: PTE changed, retry") in run.trace
+    assert ("cpu2", "write A 0x400000 -> 0x104000") in run.trace
