@@ -147,3 +147,18 @@ def test_a_copy_that_loses_its_race_is_no_write_after_copy():
     assert run.error is None and not run.violations
     assert ("cpu3", "do_wp_page 0x400000: PTE changed, retry") in run.trace
     assert ("cpu2", "write A 0x400000 -> 0x104000") in run.trace
+
+
+def test_a_spurious_fault_waits_for_the_upgrade_to_be_flushed():
+    """This explorer found cpu2 stuck (bound 3, uffd_wp_vs_cow_buggy): cpu3's fault made
+    the PTE writable and was preempted before its flush; cpu2's write kept hitting its
+    stale read-only entry, and its fault, seeing a writable PTE, called it spurious
+    without the PTL. handle_pte_fault() takes the PTL there, so it waits for the flush."""
+    text = schedule_free("uffd_wp_vs_cow_buggy") + \
+        "schedule order cpu2:2 cpu0:5 cpu1:5 cpu2:5 cpu3:3 cpu2:2\n"
+    run = run_once(parse_scenario_text(text))
+    assert run.error is None and not run.violations
+    assert run.trace[19:22] == [
+        ("cpu3", "do_wp_page 0x400000: reuse 0x104000"),
+        ("cpu2", "handle_pte_fault 0x400000: ptep_get_lockless = 0xe8000000104f43"),
+        ("cpu2", "write A 0x400000: waits for ptl 0x103000")]
