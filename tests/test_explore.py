@@ -7,7 +7,7 @@ import pytest
 
 from sim import race_exploration
 from sim.cli import main
-from sw_model.kernel.explore import explore
+from sw_model.kernel.explore import confirmation, explore
 from sw_model.kernel.runner import replay_text, run_once
 from sw_model.kernel.scenario_parser import parse_scenario_text
 
@@ -93,9 +93,21 @@ def test_cli_reports_and_saves_a_replayable_violation(tmp_path, capsys):
     assert "expectation use-after-free: met" in capsys.readouterr().out
 
 
-def test_cli_reports_none_within_the_bound(capsys):
-    assert main(["explore", str(SCENARIOS / "pfnmap_munmap.scn"), "--bound", "1"]) == 0
-    assert capsys.readouterr().out.startswith("no violation within bound 1, ")
+@pytest.mark.parametrize("options,says", [
+    ([], " pruned, untimed)"), (["--no-prune"], " 0 pruned, untimed)"),
+    (["--mode", "timed"], " pruned, golden)")])
+def test_cli_reports_none_within_the_bound(options, says, capsys):
+    assert main(["explore", str(SCENARIOS / "pfnmap_munmap.scn"), "--bound", "1",
+                 *options]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no violation within bound 1, ") and out.rstrip().endswith(says)
+
+
+def test_cli_says_the_violation_is_confirmed(tmp_path, capsys):
+    source = tmp_path / "free.scn"
+    source.write_text(schedule_free("reclaim_vs_mprotect_buggy"))
+    assert main(["explore", str(source)]) == 1
+    assert capsys.readouterr().out.splitlines()[1] == "  confirmed on the golden backend"
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -162,3 +174,12 @@ def test_a_spurious_fault_waits_for_the_upgrade_to_be_flushed():
         ("cpu3", "do_wp_page 0x400000: reuse 0x104000"),
         ("cpu2", "handle_pte_fault 0x400000: ptep_get_lockless = 0xe8000000104f43"),
         ("cpu2", "write A 0x400000: waits for ptl 0x103000")]
+
+
+def test_a_violation_the_golden_backend_does_not_show_is_reported_unconfirmed():
+    found = explore(parse_scenario_text(schedule_free("pfnmap_munmap_buggy")), BOUND)
+    clean = run_once(parse_scenario_text(schedule_free("pfnmap_munmap")))
+    found.confirmation = clean
+    assert found.confirmed is False
+    assert confirmation(found) == ("NOT confirmed on the golden backend, which shows: "
+                                   "no violation")
