@@ -13,9 +13,10 @@ other agent. Children only branch past their parent's choices, so every interlea
 run once and none is a prefix of another run (the tree of choice sequences). Runs are
 taken breadth first by preemptions, so the first violation found has the fewest.
 
-State hashing (``prune``): at every step past its given choices a run computes the
-signature of the whole state (``state_signature``: kernel, platform, the agents'
-generators mid-operation) with the agent that ran last. If an earlier run reached that
+State hashing (``prune``, from the ``hash_after``-th run on): at every step past its
+given choices where the agent that ran last is between two operations, a run computes
+the signature of the whole state (``state_signature``: kernel, platform, the agents'
+generators mid-operation) with that agent. If an earlier run reached that
 state with no more preemptions spent, everything from here was or will be explored
 from there, within the same bound: the run stops (it is counted as pruned, not
 explored) and branches only where it went before. The fewest-preemptions property
@@ -37,6 +38,9 @@ from .state_signature import signature
 
 #: Where a violation found on another backend is confirmed: the cycle-matched model.
 CONFIRM_BACKEND = "golden"
+#: Runs before state hashing starts: a signature costs about a quarter of a small run,
+#: which a search this small does not win back (docs/explore.md).
+HASH_AFTER = 500
 
 
 @dataclass
@@ -112,12 +116,13 @@ class _Chooser:
         return runnable[names.index(pick)]
 
 
-def explore(scenario, bound=2, *, backend="untimed", prune=True, max_runs=None,
-            run_once=None, confirm=True):
+def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH_AFTER,
+            max_runs=None, run_once=None, confirm=True):
     """Runs ``scenario``'s interleavings with at most ``bound`` preemptions, fewest first,
-    until one ends in a violation (see the module docstring). ``prune``: state hashing;
-    ``max_runs``: stop after that many runs (explored and pruned); ``confirm``: replay a
-    violation found on another backend on CONFIRM_BACKEND."""
+    until one ends in a violation (see the module docstring). ``prune``: state hashing,
+    from run ``hash_after`` on; ``max_runs``: stop after that many runs (explored and
+    pruned); ``confirm``: replay a violation found on another backend on
+    CONFIRM_BACKEND."""
     if run_once is None:
         from .runner import run_once
     free = replace(scenario, schedule=Schedule(kind="order", order=()))
@@ -131,7 +136,8 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, max_runs=None,
             if max_runs is not None and found.explored + found.pruned >= max_runs:
                 found.complete = False
                 break
-            chooser = _Chooser(queue.popleft(), seen)
+            hashing = seen is not None and found.explored + found.pruned >= hash_after
+            chooser = _Chooser(queue.popleft(), seen if hashing else None)
             try:
                 run = run_once(free, None, backend, policy=chooser, on_start=chooser.start)
             except _Pruned:
