@@ -6,15 +6,17 @@ agents), serialized by the pickler (C speed; it numbers each object on first sig
 sharing and identity are kept): equal signatures mean isomorphic graphs with equal
 values. What the pickler cannot write is written here, by identity within this process
 where it is the same in every run (classes, code objects, modules) and by content
-otherwise: a suspended generator is its code, its position (``f_lasti``), its locals and
-the generator it delegates to; a function is its code, its defaults and its closure. So
-an operation half-way through is as much a part of the state as the page tables.
+otherwise: a suspended generator is its code, its position (``f_lasti``), what its frame
+holds (its locals and its value stack, where a ``for`` loop keeps its iterator) and the
+generator it delegates to; a function is its code, its defaults and its closure. So an
+operation half-way through is as much a part of the state as the page tables.
 
 Left out are the counters and logs that no decision reads (``SKIPPED``): the kernel's
 ``stats`` and ``accesses``, the platforms' statistics and clock. Sets and dicts are
 written in their iteration order, which follows insertion history: equal states may
 then get different signatures, which only prunes less.
 """
+import gc
 import io
 import pickle
 import types
@@ -53,9 +55,18 @@ def _by_identity(x):
 # Contents go in the reduction's state, written after the object is numbered, so a
 # cycle through it (a closure over the kernel that holds it) ends in a reference.
 def _reduce_generator(x):
+    # What the frame holds, as the garbage collector sees it: its locals and its value
+    # stack, where a ``for`` loop keeps its iterator (which pickles with its position);
+    # not the frame object itself, a view of the same that ``gi_frame`` makes.
     frame = x.gi_frame
-    state = None if frame is None else (frame.f_lasti, frame.f_locals, x.gi_yieldfrom)
-    return _generator, (id(x.gi_code),), state
+    if frame is None:
+        return _generator, (id(x.gi_code),), None
+    held = [r for r in gc.get_referents(x) if type(r) is not types.FrameType]
+    return _generator, (id(x.gi_code),), (frame.f_lasti, held, x.gi_yieldfrom)
+
+
+def _reduce_cell(x):
+    return _instance, (id(types.CellType),), _cell(x)
 
 
 def _reduce_function(x):
@@ -84,6 +95,8 @@ def _reduction(t):
         return _reduce_generator
     if t is types.FunctionType:
         return _reduce_function
+    if t is types.CellType:
+        return _reduce_cell
     if issubclass(t, tuple):                          # namedtuples, by their class
         return _reduce_namedtuple
     skip = SKIPPED.get(t.__name__)
