@@ -53,7 +53,6 @@ class Exploration:
     errors: list = None         # the runs that ended in an error (a deadlock): messages
     complete: bool = True       # False: stopped at the run limit before the bound
     pruned: int = 0             # runs stopped at a state an earlier run had reached
-    states: int = 0             # distinct states hashed
     backend: str = "untimed"
     confirmation: object = None     # the violating order replayed on CONFIRM_BACKEND
 
@@ -142,7 +141,6 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH
                 run = run_once(free, None, backend, policy=chooser, on_start=chooser.start)
             except _Pruned:
                 found.pruned += 1
-                run = None
             else:
                 found.explored += 1
                 if run.violations:
@@ -156,7 +154,6 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH
                     levels[cost].extend(tuple(chooser.taken[:step]) + (other,)
                                         for other in names if other != default)
     found.seconds = time.perf_counter() - started
-    found.states = len(seen or ())
     if found.run is not None and confirm and backend != CONFIRM_BACKEND:
         found.confirmation = run_once(replay(free, found.run), None, CONFIRM_BACKEND)
     return found
