@@ -480,14 +480,16 @@ def cmd_explore(args):
 
 
 def _explore_races(args, backend):
-    from sim.race_exploration import explore_races, table
+    from sim.race_exploration import explore_races, footer, header, row
     if args.scenario is not None or args.save_violation:
         raise UsageError("--all-races takes no scenario and no --save-violation")
-    print(f"exploring every modelled race pair without its schedule (bound {args.bound})"
-          "...", flush=True)
-    results = explore_races(args.bound, backend=backend, prune=not args.no_prune,
-                            max_runs=args.max_runs)
-    print(table(results, args.bound, backend))
+    print(header(args.bound, backend), flush=True)
+    results = []
+    for result in explore_races(args.bound, backend=backend, prune=not args.no_prune,
+                                max_runs=args.max_runs):
+        print(row(result), flush=True)
+        results.append(result)
+    print(footer(results))
     return 0 if all(r.ok for r in results) else 1
 
 

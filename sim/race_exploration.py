@@ -5,7 +5,7 @@ found on another), the fixed one none (docs/explore.md)."""
 from dataclasses import dataclass
 
 from sim.bugs import NOT_FLAGGED, RACES
-from sw_model.kernel.explore import explore, replay
+from sw_model.kernel.explore import explore
 from sw_model.kernel.scenario_parser import parse_scenario_text
 
 
@@ -22,7 +22,6 @@ class Explored:
     variant: str          # "buggy" or "fixed"
     expect: str           # the violation kind to find, or "clean": none within the bound
     found: object         # explore.Exploration
-    text: str             # the schedule-free scenario it explored
 
     @property
     def ok(self):
@@ -32,16 +31,12 @@ class Explored:
         return (f.run is not None and f.run.violations[0].kind == self.expect
                 and f.confirmed is not False)
 
-    def replay_scenario(self):
-        """The violating interleaving as a scenario (explicit order)."""
-        return replay(parse_scenario_text(self.text), self.found.run)
 
-
-def targets(races=None):
+def targets():
     """(race, variant, path, expected kind) for every modelled race: a race the model
     does not flag (NOT_FLAGGED) is expected clean in both variants."""
     out = []
-    for race in races or RACES:
+    for race in RACES:
         if not race.modelled:
             continue
         buggy, fixed = race.pair
@@ -50,17 +45,19 @@ def targets(races=None):
     return out
 
 
-def explore_races(bound, *, backend="untimed", prune=True, max_runs=None, races=None,
-                  progress=None):
-    results = []
-    for race, variant, path, kind in targets(races):
-        text = schedule_free(path)
-        found = explore(parse_scenario_text(text, str(path)), bound, backend=backend,
-                        prune=prune, max_runs=max_runs)
-        results.append(Explored(race, variant, kind, found, text))
-        if progress:
-            progress(results[-1])
-    return results
+def explore_races(bound, *, backend="untimed", prune=True, max_runs=None):
+    """Each target of ``targets()`` explored to ``bound``: an ``Explored`` each, as it
+    is done."""
+    for race, variant, path, kind in targets():
+        yield Explored(race, variant, kind, explore(
+            parse_scenario_text(schedule_free(path), str(path)), bound, backend=backend,
+            prune=prune, max_runs=max_runs))
+
+
+def header(bound, backend):
+    return (f"every modelled race without its schedule, bound {bound}, {backend} "
+            f"backend\n # {'race':24s} {'':5s} {'expected':22s} {'found':44s} "
+            f"{'runs':>7} {'pruned':>7} {'seconds':>7} {'runs/s':>6}")
 
 
 def row(r):
@@ -76,14 +73,9 @@ def row(r):
             f"{f.rate:>6.0f}  {'ok' if r.ok else 'WRONG'}")
 
 
-def table(results, bound, backend):
-    lines = [f"every modelled race without its schedule, bound {bound}, {backend} backend",
-             f" # {'race':24s} {'':5s} {'expected':22s} {'found':44s} {'runs':>7} "
-             f"{'pruned':>7} {'seconds':>7} {'runs/s':>6}"]
-    lines += [row(r) for r in results]
+def footer(results):
     seconds = sum(r.found.seconds for r in results)
     wrong = sum(not r.ok for r in results)
-    lines.append(f"{len(results) - wrong} of {len(results)} as expected, {wrong} wrong; "
-                 f"{sum(r.found.explored for r in results)} interleavings explored, "
-                 f"{sum(r.found.pruned for r in results)} pruned, {seconds:.1f} s")
-    return "\n".join(lines)
+    return (f"{len(results) - wrong} of {len(results)} as expected, {wrong} wrong; "
+            f"{sum(r.found.explored for r in results)} interleavings explored, "
+            f"{sum(r.found.pruned for r in results)} pruned, {seconds:.1f} s")
