@@ -143,8 +143,16 @@ def build_parser():
 
     explore = sub.add_parser("explore", help="search a scenario's interleavings for a "
                              "violation, fewest preemptions first")
-    explore.add_argument("scenario", type=Path, help="a scenario file (its schedule is "
-                         "ignored)")
+    explore.add_argument("scenario", type=Path, nargs="?", help="a scenario file (its "
+                         "schedule is ignored)")
+    explore.add_argument("--all-races", action="store_true",
+                         help="instead of a scenario: every modelled race pair of "
+                              "`shootdown bugs` without its schedule, as a table")
+    explore.add_argument("--mode", choices=("untimed", "timed"), default="untimed",
+                         help="untimed (the fast backend; a violation is confirmed on "
+                              "the golden one) or timed (the golden backend throughout)")
+    explore.add_argument("--no-prune", action="store_true",
+                         help="no state hashing: run every interleaving to its end")
     explore.add_argument("--bound", type=_bound, default=2, metavar="K",
                          help="at most K preemptions per interleaving (default 2)")
     explore.add_argument("--max-runs", type=_positive, metavar="N",
@@ -500,17 +508,29 @@ def cmd_bugs(args):
     return 0 if all(r.ok for r in results) else 1
 
 
+#: ``explore --mode``: the backend each mode runs on.
+EXPLORE_BACKENDS = {"untimed": "untimed", "timed": "golden"}
+
+
 def cmd_explore(args):
-    from sw_model.kernel.explore import explore, summary
+    from sw_model.kernel.explore import confirmation, explore, summary
     from sw_model.kernel.runner import replay_text
     from sw_model.kernel.scenario import ScenarioError
     from sw_model.kernel.scenario_parser import parse_scenario
+    backend = EXPLORE_BACKENDS[args.mode]
+    if args.all_races:
+        return _explore_races(args, backend)
+    if args.scenario is None:
+        raise UsageError("explore needs a scenario file, or --all-races")
     try:
         scenario = parse_scenario(args.scenario)
     except ScenarioError as e:
         raise UsageError(str(e)) from None
-    found = explore(scenario, args.bound, max_runs=args.max_runs)
+    found = explore(scenario, args.bound, backend=backend, prune=not args.no_prune,
+                    max_runs=args.max_runs)
     print(summary(found))
+    if confirmation(found):
+        print(f"  {confirmation(found)}")
     if found.errors:
         print(f"  {len(found.errors)} interleavings ended in an error; the first: "
               f"{found.errors[0]}")
@@ -567,6 +587,20 @@ def cmd_litmus(args):
         except OSError as e:
             raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
     return 1 if failed(results) else 0
+
+
+def _explore_races(args, backend):
+    from sim.race_exploration import explore_races, footer, header, row
+    if args.scenario is not None or args.save_violation:
+        raise UsageError("--all-races takes no scenario and no --save-violation")
+    print(header(args.bound, backend), flush=True)
+    results = []
+    for result in explore_races(args.bound, backend=backend, prune=not args.no_prune,
+                                max_runs=args.max_runs):
+        print(row(result), flush=True)
+        results.append(result)
+    print(footer(results))
+    return 0 if all(r.ok for r in results) else 1
 
 
 def shipped_scenarios():

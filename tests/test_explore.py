@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from sim import race_exploration
 from sim.cli import main
-from sw_model.kernel.explore import explore
+from sw_model.kernel.explore import confirmation, explore
 from sw_model.kernel.runner import replay_text, run_once
 from sw_model.kernel.scenario_parser import parse_scenario_text
 
@@ -16,8 +17,7 @@ BOUND = 2
 
 def schedule_free(name):
     """The shipped scenario's text without its schedule line: the operations alone."""
-    lines = (SCENARIOS / f"{name}.scn").read_text().splitlines()
-    return "\n".join(line for line in lines if not line.startswith("schedule")) + "\n"
+    return race_exploration.schedule_free(SCENARIOS / f"{name}.scn")
 
 
 @pytest.mark.parametrize("name,kind", [
@@ -32,6 +32,7 @@ def test_finds_the_violation_and_its_report_replays_it(name, kind):
     violation = found.run.violations[0]
     assert violation.kind == kind
     assert found.preemptions <= BOUND
+    assert found.backend == "untimed" and found.confirmed
 
     replay = parse_scenario_text(replay_text(text, found.run, origin="the explorer"))
     assert replay.schedule.kind == "order" and replay.expect == kind
@@ -55,16 +56,18 @@ def test_fixed_reclaim_vs_mprotect_shows_none():
     assert found.run is None
 
 
-def test_no_interleaving_is_run_twice():
+@pytest.mark.parametrize("prune", [False, True])
+def test_no_interleaving_is_run_twice(prune):
     seen = []
 
-    def recording(scenario, seed, backend, policy):
-        run = run_once(scenario, seed, backend, policy=policy)
+    def recording(scenario, seed, backend, policy, on_start):
+        run = run_once(scenario, seed, backend, policy=policy, on_start=on_start)
         seen.append(tuple(run.trace))
         return run
     found = explore(parse_scenario_text(schedule_free("pfnmap_munmap")), BOUND,
-                    run_once=recording)
+                    run_once=recording, prune=prune, hash_after=0)
     assert len(seen) == found.explored == len(set(seen))
+    assert (found.pruned > 0) == prune
 
 
 def test_bound_zero_runs_only_the_free_switches():
@@ -75,7 +78,7 @@ def test_bound_zero_runs_only_the_free_switches():
 def test_max_runs_stops_the_search():
     found = explore(parse_scenario_text(schedule_free("parallel_dontneed")), BOUND,
                     max_runs=5)
-    assert found.explored == 5 and not found.complete
+    assert found.explored + found.pruned == 5 and not found.complete
 
 
 def test_cli_reports_and_saves_a_replayable_violation(tmp_path, capsys):
@@ -90,13 +93,27 @@ def test_cli_reports_and_saves_a_replayable_violation(tmp_path, capsys):
     assert "expectation use-after-free: met" in capsys.readouterr().out
 
 
-def test_cli_reports_none_within_the_bound(capsys):
-    assert main(["explore", str(SCENARIOS / "pfnmap_munmap.scn"), "--bound", "1"]) == 0
-    assert capsys.readouterr().out.startswith("no violation within bound 1, ")
+@pytest.mark.parametrize("options,says", [
+    ([], " 0 pruned, untimed)"), (["--no-prune"], " 0 pruned, untimed)"),
+    (["--mode", "timed"], " pruned, golden)")])
+def test_cli_reports_none_within_the_bound(options, says, capsys):
+    assert main(["explore", str(SCENARIOS / "pfnmap_munmap.scn"), "--bound", "1",
+                 *options]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no violation within bound 1, ") and out.rstrip().endswith(says)
+
+
+def test_cli_says_the_violation_is_confirmed(tmp_path, capsys):
+    source = tmp_path / "free.scn"
+    source.write_text(schedule_free("reclaim_vs_mprotect_buggy"))
+    assert main(["explore", str(source)]) == 1
+    assert capsys.readouterr().out.splitlines()[1] == "  confirmed on the golden backend"
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["explore"], "the following arguments are required: scenario"),
+    (["explore"], "explore needs a scenario file, or --all-races"),
+    (["explore", "x.scn", "--all-races"], "--all-races takes no scenario"),
+    (["explore", "x.scn", "--mode", "fast"], "argument --mode: invalid choice: 'fast'"),
     (["explore", "no/such.scn"], "no/such.scn: "),
     (["explore", "x.scn", "--bound", "-1"], "bound '-1' must not be negative"),
     (["explore", "x.scn", "--bound", "two"], "bound 'two' is not an integer"),
@@ -106,3 +123,70 @@ def test_bad_arguments(argv, message, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("name", ["reclaim_vs_mprotect_buggy", "pfnmap_munmap_buggy",
+                                  "zap_vs_mkclean_buggy", "parallel_dontneed",
+                                  "zap_vs_mkclean"])
+def test_pruning_finds_what_the_full_search_finds(name):
+    """State hashing (from the first run) is sound here: the same violation kind with the
+    same (fewest) preemptions, or none, as without it; and it prunes."""
+    scenario = parse_scenario_text(schedule_free(name))
+    full, pruned = (explore(scenario, BOUND, prune=p, hash_after=0) for p in (False, True))
+    assert pruned.pruned > 0 and pruned.explored < full.explored
+    if full.run is None:
+        assert pruned.run is None and pruned.complete
+    else:
+        assert pruned.run.violations[0].kind == full.run.violations[0].kind
+        assert pruned.preemptions == full.preemptions
+
+
+def test_timed_mode_needs_no_confirmation():
+    found = explore(parse_scenario_text(schedule_free("pfnmap_munmap_buggy")), BOUND,
+                    backend="golden")
+    assert found.run.violations[0].kind == "use-after-free"
+    assert found.confirmation is None and found.confirmed is None
+
+
+def test_a_copy_that_loses_its_race_is_no_write_after_copy():
+    """This explorer found the checker flagging the fixed uffd_wp_vs_cow: cpu3's
+    wp_page_copy() copied the page and was preempted; cpu2's write fault reused the page
+    (a writable PTE) and wrote it. cpu3's pte_same() re-check then drops its copy, so
+    the write is not lost: no violation."""
+    text = schedule_free("uffd_wp_vs_cow") + "schedule order cpu2:3 cpu0:5 cpu1:5 " \
+        "cpu3:3 cpu2:8 cpu3:op\n"
+    run = run_once(parse_scenario_text(text))
+    assert run.error is None and not run.violations
+    assert ("cpu3", "do_wp_page 0x400000: PTE changed, retry") in run.trace
+    assert ("cpu2", "write A 0x400000 -> 0x104000") in run.trace
+
+
+def test_a_spurious_fault_waits_for_the_upgrade_to_be_flushed():
+    """This explorer found cpu2 stuck (bound 3, uffd_wp_vs_cow_buggy): cpu3's fault made
+    the PTE writable and was preempted before its flush; cpu2's write kept hitting its
+    stale read-only entry, and its fault, seeing a writable PTE, called it spurious
+    without the PTL. handle_pte_fault() takes the PTL there, so it waits for the flush."""
+    text = schedule_free("uffd_wp_vs_cow_buggy") + \
+        "schedule order cpu2:2 cpu0:5 cpu1:5 cpu2:5 cpu3:3 cpu2:2\n"
+    run = run_once(parse_scenario_text(text))
+    assert run.error is None and not run.violations
+    assert run.trace[19:22] == [
+        ("cpu3", "do_wp_page 0x400000: reuse 0x104000"),
+        ("cpu2", "handle_pte_fault 0x400000: ptep_get_lockless = 0xe8000000104f43"),
+        ("cpu2", "write A 0x400000: waits for ptl 0x103000")]
+
+
+def test_a_violation_the_golden_backend_does_not_show_is_reported_unconfirmed():
+    found = explore(parse_scenario_text(schedule_free("pfnmap_munmap_buggy")), BOUND)
+    clean = run_once(parse_scenario_text(schedule_free("pfnmap_munmap")))
+    found.confirmation = clean
+    assert found.confirmed is False
+    assert confirmation(found) == ("NOT confirmed on the golden backend, which shows: "
+                                   "no violation")
+
+
+def test_hashing_starts_after_the_first_runs():
+    scenario = parse_scenario_text(schedule_free("zap_vs_mkclean"))
+    late = explore(scenario, BOUND, hash_after=400)
+    assert late.explored >= 400 and 0 < late.pruned < explore(scenario, BOUND,
+                                                                hash_after=0).pruned

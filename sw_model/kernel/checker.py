@@ -98,7 +98,9 @@ class SafetyChecker:
             kind = "stale-translation"
         elif self._reordered(folio, key, cow):
             kind = "cow-reorder"
-        elif write and (mm.name, va & ~0xFFF) in folio.copied_for:
+        elif write and key in folio.copied_for and key not in folio.writable_at:
+            # A writable PTE to this page means the copy lost its race: the copier's
+            # pte_same() re-check fails and it drops the copy, so nothing is lost.
             kind = "write-after-copy"
         elif write and not folio.dirty and (
                 # A MADV_FREE'd page keeps its writable PTEs: what keeps the write is

@@ -13,11 +13,18 @@ other agent. Children only branch past their parent's choices, so every interlea
 run once and none is a prefix of another run (the tree of choice sequences). Runs are
 taken breadth first by preemptions, so the first violation found has the fewest.
 
-What is not pruned, and why: the kernel's state (its generators mid-step, the page
-tables, the platform's TLBs and clock) has no cheap signature that is known complete, so
-two prefixes that reach the same state are both explored; and steps do not say what
-they touch, so no two steps of different agents are known independent (no sleep sets).
-The bound alone keeps the count polynomial: O(steps^K) runs for bound K.
+State hashing (``prune``, from the ``hash_after``-th run on): at every step past its
+given choices where the agent that ran last is between two operations, a run computes
+the signature of the whole state (``state_signature``: kernel, platform, the agents'
+generators mid-operation) with that agent. If an earlier run reached that
+state with no more preemptions spent, everything from here was or will be explored
+from there, within the same bound: the run stops (it is counted as pruned, not
+explored) and branches only where it went before. The fewest-preemptions property
+holds: a violation below the pruned state is one below the earlier state, with no more
+preemptions.
+
+The default backend is the untimed one (``untimed_backend``); a violation it finds is
+replayed on the golden backend (the cycle-matched model) to confirm it.
 
 Not explored: letting the clock run while an agent could step (an explicit order may wait
 for a hardware-blocked agent; this search only waits when no agent can run).
@@ -27,31 +34,66 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from .scenario import Schedule
+from .state_signature import signature
+
+#: Where a violation found on another backend is confirmed: the cycle-matched model.
+CONFIRM_BACKEND = "golden"
+#: Runs before state hashing starts: a signature costs about a quarter of a small run,
+#: which a search this small does not win back (docs/explore.md).
+HASH_AFTER = 500
 
 
 @dataclass
 class Exploration:
     bound: int
-    explored: int               # interleavings run
+    explored: int               # interleavings run to their end
     seconds: float
     run: object = None          # the first violating run found (fewest preemptions)
     preemptions: int = None     # the preemptions in ``run``'s interleaving
     errors: list = None         # the runs that ended in an error (a deadlock): messages
     complete: bool = True       # False: stopped at the run limit before the bound
+    pruned: int = 0             # runs stopped at a state an earlier run had reached
+    backend: str = "untimed"
+    confirmation: object = None     # the violating order replayed on CONFIRM_BACKEND
 
     @property
     def rate(self):
         return self.explored / self.seconds if self.seconds else 0.0
 
+    @property
+    def confirmed(self):
+        """Whether the confirmation replay shows the same violation (None: none
+        needed)."""
+        if self.run is None or self.confirmation is None:
+            return None
+        again = self.confirmation.violations
+        return bool(again) and again[0].describe() == self.run.violations[0].describe()
+
+
+class _Pruned(Exception):
+    """The run reached a state an earlier run reached with no more preemptions."""
+
 
 class _Chooser:
     """The policy of one run (sched.Scheduler): the given choices, then the default;
-    records, at each step past the choices, the agents that could run."""
+    records, at each step past the choices, the agents that could run, and stops the
+    run at a state in ``seen`` (signature -> fewest preemptions it was reached with)."""
 
-    def __init__(self, choices):
-        self.choices = choices
+    def __init__(self, choices, seen=None):
+        self.choices, self.seen = choices, seen
         self.taken = []                 # the agent picked at each step
         self.branches = []              # (step, runnable names, agent that ran last)
+        self.preemptions = 0            # so far
+        self.roots = ()
+
+    def start(self, kernel, sched):
+        self.roots = (kernel, sched.agents)
+
+    def _between_operations(self, last):
+        """Whether the agent that ran last is between two operations: the states worth
+        hashing (fewer, and cheaper: one generator fewer)."""
+        agents = self.roots[1]
+        return last is None or agents[last].current is None
 
     def __call__(self, runnable):
         names = [a.name for a in runnable]
@@ -60,55 +102,91 @@ class _Chooser:
         if step < len(self.choices):
             pick = self.choices[step]
         else:
+            if self.seen is not None and self._between_operations(last):
+                key = (last, signature(*self.roots))
+                before = self.seen.get(key)
+                if before is not None and before <= self.preemptions:
+                    raise _Pruned
+                self.seen[key] = self.preemptions
             pick = last if last in names else names[0]
             self.branches.append((step, names, last))
+        self.preemptions += last in names and pick != last
         self.taken.append(pick)
         return runnable[names.index(pick)]
 
 
-def explore(scenario, bound=2, *, backend="golden", max_runs=None, run_once=None):
+def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH_AFTER,
+            max_runs=None, run_once=None, confirm=True):
     """Runs ``scenario``'s interleavings with at most ``bound`` preemptions, fewest first,
-    until one ends in a violation (see the module docstring). ``max_runs``: stop there."""
+    until one ends in a violation (see the module docstring). ``prune``: state hashing,
+    from run ``hash_after`` on; ``max_runs``: stop after that many runs (explored and
+    pruned); ``confirm``: replay a violation found on another backend on
+    CONFIRM_BACKEND."""
     if run_once is None:
         from .runner import run_once
     free = replace(scenario, schedule=Schedule(kind="order", order=()))
     levels = [deque() for _ in range(bound + 1)]     # choice tuples, by preemptions
     levels[0].append(())
-    explored, errors = 0, []
+    seen = {} if prune else None
+    found = Exploration(bound, 0, 0.0, errors=[], backend=backend)
     started = time.perf_counter()
     for preemptions, queue in enumerate(levels):
-        while queue:
-            if max_runs is not None and explored >= max_runs:
-                return Exploration(bound, explored, time.perf_counter() - started,
-                                   errors=errors, complete=False)
-            choices = queue.popleft()
-            chooser = _Chooser(choices)
-            run = run_once(free, None, backend, policy=chooser)
-            explored += 1
-            if run.violations:
-                return Exploration(bound, explored, time.perf_counter() - started,
-                                   run, preemptions, errors)
-            if run.error:
-                errors.append(run.error)
+        while queue and found.run is None:
+            if max_runs is not None and found.explored + found.pruned >= max_runs:
+                found.complete = False
+                break
+            hashing = seen is not None and found.explored + found.pruned >= hash_after
+            chooser = _Chooser(queue.popleft(), seen if hashing else None)
+            try:
+                run = run_once(free, None, backend, policy=chooser, on_start=chooser.start)
+            except _Pruned:
+                found.pruned += 1
+            else:
+                found.explored += 1
+                if run.violations:
+                    found.run, found.preemptions = run, preemptions
+                elif run.error:
+                    found.errors.append(run.error)
             for step, names, last in chooser.branches:
                 default = chooser.taken[step]
-                for other in names:
-                    if other == default:
-                        continue
-                    cost = preemptions + (last in names)
-                    if cost <= bound:
-                        levels[cost].append(tuple(chooser.taken[:step]) + (other,))
-    return Exploration(bound, explored, time.perf_counter() - started, errors=errors)
+                cost = preemptions + (last in names)
+                if cost <= bound:
+                    levels[cost].extend(tuple(chooser.taken[:step]) + (other,)
+                                        for other in names if other != default)
+    found.seconds = time.perf_counter() - started
+    if found.run is not None and confirm and backend != CONFIRM_BACKEND:
+        found.confirmation = run_once(replay(free, found.run), None, CONFIRM_BACKEND)
+    return found
+
+
+def replay(scenario, run):
+    """``scenario`` with the explicit order of ``run``'s steps up to its violation."""
+    return replace(scenario, schedule=Schedule(kind="order", order=tuple(
+        (agent, n) for agent, n in run.segments(run.violations[0].step))))
 
 
 def summary(exploration):
-    """The exploration's outcome, on one line, with its speed."""
+    """The exploration's outcome, on one line, with its speed and what was pruned."""
     e = exploration
-    speed = f"{e.seconds:.2f} s, {e.rate:.0f} interleavings/s"
+    speed = (f"{e.seconds:.2f} s, {e.rate:.0f} interleavings/s, {e.pruned} pruned, "
+             f"{e.backend}")
     if e.run is not None:
         return (f"violation after {e.explored} interleavings ({speed}), with "
                 f"{e.preemptions} preemption{'s' * (e.preemptions != 1)}: "
                 f"{e.run.violations[0].describe()}")
-    stop = "" if e.complete else f" (stopped at the limit of {e.explored} runs)"
+    stop = "" if e.complete else f" (stopped at the limit of {e.explored + e.pruned} runs)"
     return (f"no violation within bound {e.bound}, {e.explored} interleavings "
             f"explored{stop} ({speed})")
+
+
+def confirmation(exploration):
+    """One line on the replay of the violation on CONFIRM_BACKEND, or None."""
+    e = exploration
+    if e.confirmed is None:
+        return None
+    if e.confirmed:
+        return f"confirmed on the {CONFIRM_BACKEND} backend"
+    again = e.confirmation
+    seen = again.violations[0].describe() if again.violations else \
+        again.error or "no violation"
+    return f"NOT confirmed on the {CONFIRM_BACKEND} backend, which shows: {seen}"

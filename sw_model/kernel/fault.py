@@ -51,10 +51,14 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
         yield from _do_wp_page(k, agent, cpu, mm, vma, va, ptep, orig)
     else:
         # The PTE already allows the access: a TLB entry was stale (or a racing fault
-        # fixed it).
+        # fixed it). Under the PTL, as in handle_pte_fault(): a fault that upgraded the
+        # PTE holds it until its own flush is done.
+        ptl = pt.pte_lockptr(ptep)
+        yield from ptl.lock(agent)
         k.stats["spurious_faults"] += 1
         yield f"handle_pte_fault {va:#x}: spurious"
         yield from k.flush.flush_tlb_fix_spurious_fault(cpu, mm, va)
+        ptl.unlock(agent)
     mm.mmap_lock.up_read(agent)
 
 

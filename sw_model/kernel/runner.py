@@ -85,8 +85,12 @@ class ScenarioResult:
 def make_backend(name, system):
     if callable(name):
         return name(system)
+    if name == "untimed":
+        from ..untimed_backend import UntimedBackend
+        return UntimedBackend(cpus=system["cpus"], devices=system["devices"],
+                              tlb_entries=system["tlb"])
     if name != "golden":
-        raise ValueError(f"unknown backend {name!r}; available: golden")
+        raise ValueError(f"unknown backend {name!r}; available: golden, untimed")
     from ..golden_backend import GoldenBackend
     return GoldenBackend(cpus=system["cpus"], devices=system["devices"],
                          tlb_entries=system["tlb"])
@@ -96,11 +100,13 @@ def _agent_id(name):
     return ("cpu", int(name[3:])) if name.startswith("cpu") else ("dev", int(name[3:]))
 
 
-def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
+def run_once(scenario, seed=None, backend="golden", record=False, policy=None,
+             on_start=None):
     """One run of ``scenario`` on ``backend`` (a name for make_backend, or a callable
     taking the scenario's system settings and returning a Platform); ``record``: through
     a PlatformRecorder, kept as the outcome's ``recording``; ``policy``: picks the next
-    agent once the explicit order is spent (sched.Scheduler)."""
+    agent once the explicit order is spent (sched.Scheduler); ``on_start``: called with
+    the kernel and the scheduler before the first step (the explorer reads the state)."""
     system = scenario.system
     platform = make_backend(backend, system)
     if record:
@@ -145,6 +151,8 @@ def run_once(scenario, seed=None, backend="golden", record=False, policy=None):
                     kernel.populate(mm, va + page * 0x1000, write)
         if record:
             platform.setup_done()
+        if on_start:
+            on_start(kernel, sched)
         sched.run(on_step)
     except _Stop:
         pass

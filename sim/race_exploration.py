@@ -1,0 +1,81 @@
+"""``shootdown explore --all-races``: every modelled race of ``sim/bugs.py``, each scenario
+of its pair with its ``schedule`` line removed, given to the explorer: the buggy one must
+show its race's violation kind within the bound (confirmed on the golden backend when
+found on another), the fixed one none (docs/explore.md)."""
+from dataclasses import dataclass
+
+from sim.bugs import NOT_FLAGGED, RACES
+from sw_model.kernel.explore import explore
+from sw_model.kernel.scenario_parser import parse_scenario_text
+
+
+def schedule_free(path):
+    """The scenario file's text without its schedule line: the operations alone."""
+    lines = path.read_text().splitlines()
+    return "\n".join(line for line in lines
+                     if line.split("#", 1)[0].split()[:1] != ["schedule"]) + "\n"
+
+
+@dataclass
+class Explored:
+    race: object          # sim.bugs.Race
+    variant: str          # "buggy" or "fixed"
+    expect: str           # the violation kind to find, or "clean": none within the bound
+    found: object         # explore.Exploration
+
+    @property
+    def ok(self):
+        f = self.found
+        if self.expect == "clean":
+            return f.run is None and f.complete
+        return (f.run is not None and f.run.violations[0].kind == self.expect
+                and f.confirmed is not False)
+
+
+def targets():
+    """(race, variant, path, expected kind) for every modelled race: a race the model
+    does not flag (NOT_FLAGGED) is expected clean in both variants."""
+    out = []
+    for race in RACES:
+        if not race.modelled:
+            continue
+        buggy, fixed = race.pair
+        kind = "clean" if race.number in NOT_FLAGGED else race.expect
+        out += [(race, "buggy", buggy, kind), (race, "fixed", fixed, "clean")]
+    return out
+
+
+def explore_races(bound, *, backend="untimed", prune=True, max_runs=None):
+    """Each target of ``targets()`` explored to ``bound``: an ``Explored`` each, as it
+    is done."""
+    for race, variant, path, kind in targets():
+        yield Explored(race, variant, kind, explore(
+            parse_scenario_text(schedule_free(path), str(path)), bound, backend=backend,
+            prune=prune, max_runs=max_runs))
+
+
+def header(bound, backend):
+    return (f"every modelled race without its schedule, bound {bound}, {backend} "
+            f"backend\n # {'race':24s} {'':5s} {'expected':22s} {'found':44s} "
+            f"{'runs':>7} {'pruned':>7} {'seconds':>7} {'runs/s':>6}")
+
+
+def row(r):
+    f = r.found
+    if f.run is not None:
+        seen = f"{f.run.violations[0].kind} ({f.preemptions} preemptions" + \
+            {True: ", confirmed)", False: ", NOT confirmed)", None: ")"}[f.confirmed]
+    else:
+        seen = "none" if f.complete else "none (stopped at the run limit)"
+    deadlocks = f" [{len(f.errors)} deadlocked]" if f.errors else ""
+    return (f"{r.race.number:>2} {r.race.name:24s} {r.variant:5s} {r.expect:22s} "
+            f"{seen + deadlocks:44s} {f.explored:>7} {f.pruned:>7} {f.seconds:>7.2f} "
+            f"{f.rate:>6.0f}  {'ok' if r.ok else 'WRONG'}")
+
+
+def footer(results):
+    seconds = sum(r.found.seconds for r in results)
+    wrong = sum(not r.ok for r in results)
+    return (f"{len(results) - wrong} of {len(results)} as expected, {wrong} wrong; "
+            f"{sum(r.found.explored for r in results)} interleavings explored, "
+            f"{sum(r.found.pruned for r in results)} pruned, {seconds:.1f} s")
