@@ -538,7 +538,7 @@ def cmd_explore(args):
         if args.save_violation:
             print(f"  no violation to save in {args.save_violation}")
         return 1 if found.errors else 0
-    text = replay_text(args.scenario.read_text(), found.run, origin=(
+    text = replay_text(args.scenario.read_text(), found.witness, origin=(
         f"the interleaving `shootdown explore --bound {args.bound}` found"))
     print(text, end="")
     if args.save_violation:

@@ -1,10 +1,10 @@
-"""``shootdown explore --all-races``: every modelled race of ``sim/bugs.py``, each scenario
+"""``shootdown explore --all-races``: every race of ``sim/bugs.py``, each scenario
 of its pair with its ``schedule`` line removed, given to the explorer: the buggy one must
 show its race's violation kind within the bound (confirmed on the golden backend when
 found on another), the fixed one none (docs/explore.md)."""
 from dataclasses import dataclass
 
-from sim.bugs import NOT_FLAGGED, RACES
+from sim.bugs import RACES
 from sw_model.kernel.explore import explore
 from sw_model.kernel.scenario_parser import parse_scenario_text
 
@@ -33,15 +33,12 @@ class Explored:
 
 
 def targets():
-    """(race, variant, path, expected kind) for every modelled race: a race the model
-    does not flag (NOT_FLAGGED) is expected clean in both variants."""
+    """(race, variant, path, expected kind) for every race: the buggy variant's kind,
+    clean for the fixed one."""
     out = []
     for race in RACES:
-        if not race.modelled:
-            continue
         buggy, fixed = race.pair
-        kind = "clean" if race.number in NOT_FLAGGED else race.expect
-        out += [(race, "buggy", buggy, kind), (race, "fixed", fixed, "clean")]
+        out += [(race, "buggy", buggy, race.expect), (race, "fixed", fixed, "clean")]
     return out
 
 
@@ -55,7 +52,7 @@ def explore_races(bound, *, backend="untimed", prune=True, max_runs=None):
 
 
 def header(bound, backend):
-    return (f"every modelled race without its schedule, bound {bound}, {backend} "
+    return (f"every race without its schedule, bound {bound}, {backend} "
             f"backend\n # {'race':24s} {'':5s} {'expected':22s} {'found':44s} "
             f"{'runs':>7} {'pruned':>7} {'seconds':>7} {'runs/s':>6}")
 

@@ -34,12 +34,12 @@ def test_finds_the_violation_and_its_report_replays_it(name, kind):
     assert found.preemptions <= BOUND
     assert found.backend == "untimed" and found.confirmed
 
-    replay = parse_scenario_text(replay_text(text, found.run, origin="the explorer"))
+    replay = parse_scenario_text(replay_text(text, found.witness, origin="the explorer"))
     assert replay.schedule.kind == "order" and replay.expect == kind
     again = run_once(replay)
     assert again.error is None and again.violations
     assert again.violations[0].describe() == violation.describe()
-    assert again.trace == found.run.trace[:violation.step + 1]
+    assert again.trace == found.witness.trace[:violation.step + 1]
 
 
 @pytest.mark.parametrize("name", ["parallel_dontneed", "pfnmap_munmap"])

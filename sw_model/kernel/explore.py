@@ -30,7 +30,7 @@ Not explored: letting the clock run while an agent could step (an explicit order
 for a hardware-blocked agent; this search only waits when no agent can run).
 """
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, replace
 
 from .scenario import Schedule
@@ -68,6 +68,12 @@ class Exploration:
             return None
         again = self.confirmation.violations
         return bool(again) and again[0].describe() == self.run.violations[0].describe()
+
+    @property
+    def witness(self):
+        """The violating run to report: on the confirming backend when confirmed, so
+        that its order replays there (its steps may differ: waits for the hardware)."""
+        return self.confirmation if self.confirmed else self.run
 
 
 class _Pruned(Exception):
@@ -155,8 +161,49 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH
                                         for other in names if other != default)
     found.seconds = time.perf_counter() - started
     if found.run is not None and confirm and backend != CONFIRM_BACKEND:
-        found.confirmation = run_once(replay(free, found.run), None, CONFIRM_BACKEND)
+        follow = _Follow(found.run)
+        found.confirmation = run_once(free, None, CONFIRM_BACKEND, policy=follow,
+                                      on_start=follow.start)
     return found
+
+
+WAITS = ": waits for "
+
+
+class _Follow:
+    """The policy that takes a run found on another backend step by step on this one.
+    The cycle-matched backend has waits the untimed one has not (a flush's IPIs being
+    acknowledged): such a step is an extra step of the same agent, which runs again once
+    the hardware has answered. Where the run waited and this backend did not, the agent
+    did at once what it resumed to do later: that later step is passed over."""
+
+    def __init__(self, run):
+        self.steps = run.trace[:run.violations[0].step + 1]
+        self.at = 0                     # the next step of ``steps`` to take
+        self.ahead = Counter()          # per agent: later steps already taken
+        self.sched = None
+
+    def start(self, kernel, sched):
+        self.sched = sched
+
+    def __call__(self, runnable):
+        trace = self.sched.trace
+        if trace and self.at <= len(self.steps):
+            agent, label = trace[-1]
+            expected = self.steps[self.at - 1][1]
+            if WAITS in label and WAITS not in expected:
+                return self.sched.agents[agent]
+            if WAITS in expected and WAITS not in label:
+                self.ahead[agent] += 1
+        while self.at < len(self.steps):
+            want = self.steps[self.at][0]
+            self.at += 1
+            if self.ahead[want]:
+                self.ahead[want] -= 1
+                continue
+            return self.sched.agents[want]
+        self.at = len(self.steps) + 1   # followed to its end: the default from here
+        return runnable[0]
 
 
 def replay(scenario, run):

@@ -70,7 +70,8 @@ class Agent:
 class Scheduler:
     """Interleaves agents' steps: first the explicit ``order``, then the rest either in
     agent order (``rng`` None) or picked at random among the runnable, or by ``policy``
-    (called with the runnable agents, returns one of them). An order entry is
+    (called with the runnable agents, returns one of them, or an agent waiting for the
+    hardware, which runs once the wait is over). An order entry is
     an agent name (one step), or (name, n) for n steps, or (name, "op") for the steps
     up to the end of the agent's current operation."""
 
@@ -92,24 +93,28 @@ class Scheduler:
     def _choose(self):
         if self.order:
             name, _ = self.order[0]
-            agent = self.agents[name]
-            idle = 0
-            while (not agent.runnable() and not agent.finished and agent.blocked.hardware
-                   and idle < self.IDLE_LIMIT):
-                self.backend.idle(1)         # the order waits for the hardware, not a step
-                idle += 1
-            if not agent.runnable():
-                why = "it has finished" if agent.finished else \
-                    f"it waits for {agent.blocked.why}"
-                raise ScheduleError(f"step {len(self.trace) + 1} of the order names "
-                                    f"{name}, but {why}")
-            return agent
+            return self._wait_for(self.agents[name], "the order")
         runnable = [a for a in self.agents.values() if a.runnable()]
         if not runnable:
             return None
         if self.policy:
-            return self.policy(runnable)
+            return self._wait_for(self.policy(runnable), "the policy")
         return self.rng.choice(runnable) if self.rng else runnable[0]
+
+    def _wait_for(self, agent, who):
+        """``agent``, once runnable: the clock runs while it waits for the hardware (an
+        order or a policy may pick an agent whose IPIs are still being acknowledged)."""
+        idle = 0
+        while (not agent.runnable() and not agent.finished and agent.blocked.hardware
+               and idle < self.IDLE_LIMIT):
+            self.backend.idle(1)         # waiting for the hardware, not a step
+            idle += 1
+        if not agent.runnable():
+            why = "it has finished" if agent.finished else \
+                f"it waits for {agent.blocked.why}"
+            raise ScheduleError(f"step {len(self.trace) + 1} of {who} names "
+                                f"{agent.name}, but {why}")
+        return agent
 
     def _consume_order(self, agent):
         """Drop the order entry the step just taken completes."""
