@@ -15,7 +15,7 @@ from hdl.host_protocol import REQUEST_SYNC, Command, Status
 from sim.fpga_backend import run_on_board
 from sim.host_link import BridgeStatusError, HostLink, request_frame
 from sim.run_report import summary
-from sim.uart_sim_transport import UARTSimTransport
+from sim.uart_sim_transport import CLOCK_NS, UARTSimTransport
 from sw_model.kernel.scenario_parser import parse_scenario
 
 
@@ -67,7 +67,7 @@ def _status(link, command, payload=b""):
 @cocotb.test()
 async def host_soc(dut):
     cfg = json.loads(os.environ["SHOOTDOWN_LOCKSTEP"])
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
+    Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start()
     dut.rst.value = 1
     dut.uart_rx.value = 1
     await ClockCycles(dut.clk, 2)
