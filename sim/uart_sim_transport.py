@@ -22,11 +22,11 @@ CLOCK_NS = 10
 class UARTSimTransport:
     """``divisor``: clock cycles per bit (the SoC's); ``timeout``: clock cycles a
     ``read`` waits for its bytes. ``framing_errors`` counts received bytes whose stop bit
-    was low."""
+    was low; ``frames``, the writes (a frame each, but for the bad-frame checks')."""
 
     def __init__(self, dut, divisor, timeout):
         self.dut, self.divisor, self.timeout = dut, divisor, timeout
-        self.framing_errors = 0
+        self.framing_errors = self.frames = 0
         self._received = deque()
         self._arrived = Event()
         dut.uart_rx.value = 1
@@ -39,6 +39,7 @@ class UARTSimTransport:
         return Timer(n * CLOCK_NS, "ns")
 
     async def _send(self, data):
+        self.frames += 1
         await self._bits([b for byte in data for b in (0, *(byte >> i & 1 for i in range(8)), 1)])
 
     async def _send_bad_stop(self, byte):
