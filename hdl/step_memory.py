@@ -9,8 +9,12 @@ one request is in flight at a time) and a write, or a CAS whose old word equals
 [``base``, ``base + size``); outside it a read is zero and a write is dropped, which is
 what the model's sparse memory does for addresses nothing stores to (the host bridge
 refuses host stores outside the window).
+
+Clearing the memory (the host's RESET) takes a cycle per 64 words, not one per word: a
+second, narrow RAM holds a written bit for each word, a word whose bit is clear reads as
+zero, and clearing zeroes only those bits.
 """
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -18,6 +22,8 @@ from amaranth.lib.wiring import In, Out
 from .ports import MemRequest, MemResponse
 
 COUNTER_BITS = 32
+#: Written bits per row of the written-bits RAM: the words one clear cycle clears.
+WRITTEN_ROW = 64
 
 
 def check_window(base, size, pa_bits):
@@ -36,13 +42,15 @@ def check_window(base, size, pa_bits):
 class StepMemory(wiring.Component):
     """``req``/``resp``: the system's memory channel; ``step``: the system's clock
     enable; ``clear``: a pulse that zeroes every word, the pipeline and the counters
-    (``clearing`` is high until done, one word per cycle); the counters count what
+    (``clearing`` is high until done, one cycle per 64 words); the counters count what
     memory performed, as the model's ``mem_reads``, ``mem_writes``, ``mem_cas`` and
     ``mem_cas_failed`` do."""
 
     def __init__(self, *, base, size, pa_bits):
         self.base, self.size = check_window(base, size, pa_bits)
         self.depth = size // 8
+        self.row_bits = min(WRITTEN_ROW, self.depth)
+        self.rows = self.depth // self.row_bits
         super().__init__({
             "req": In(stream.Signature(MemRequest)),
             "resp": Out(stream.Signature(MemResponse, always_ready=True)),
@@ -59,29 +67,42 @@ class StepMemory(wiring.Component):
         m = Module()
         m.submodules.ram = ram = Memory(shape=64, depth=self.depth, init=[])
         rd, wr = ram.read_port(), ram.write_port()
+        # The written bits, read and written beside the words they stand for.
+        m.submodules.written = written = Memory(shape=self.row_bits, depth=self.rows, init=[])
+        written_rd, written_wr = written.read_port(), written.write_port()
+        row_shift = self.row_bits.bit_length() - 1
 
         taken, performing = Signal(), Signal()
         taken_req, performing_req = Signal(MemRequest), Signal(MemRequest)
         performing_in = Signal()             # the word is in the window
         offset = Signal(48)
         m.d.comb += offset.eq(taken_req.addr - self.base)
-        m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step)]
+        m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step),
+                     written_rd.addr.eq(offset[3 + row_shift:]), written_rd.en.eq(self.step)]
 
+        word = Signal(range(self.depth))
+        m.d.comb += word.eq(performing_req.addr[3:] - (self.base >> 3))
+        was_written = written_rd.data.bit_select(word[:row_shift], 1)
         old = Signal(64)
-        m.d.comb += old.eq(performing_in.replicate(64) & rd.data)
-        stores = performing_req.write | performing_req.cas & (old == performing_req.expected)
+        m.d.comb += old.eq((performing_in & was_written).replicate(64) & rd.data)
+        stores = Signal()                    # the request performed stores its word
+        m.d.comb += stores.eq(performing & performing_in & (
+            performing_req.write | performing_req.cas & (old == performing_req.expected)))
         m.d.comb += [self.resp.valid.eq(performing), self.resp.payload.data.eq(old),
-                     wr.addr.eq(performing_req.addr[3:] - (self.base >> 3)),
-                     wr.data.eq(performing_req.desired)]
+                     wr.addr.eq(word), wr.data.eq(performing_req.desired),
+                     written_wr.addr.eq(word[row_shift:]),
+                     written_wr.data.eq(written_rd.data
+                                        | Const(1, self.row_bits) << word[:row_shift])]
 
-        clear_addr = Signal(range(self.depth))
+        clear_row = Signal(range(self.rows))
         with m.If(self.clearing):
-            m.d.comb += [wr.addr.eq(clear_addr), wr.data.eq(0), wr.en.eq(1)]
-            m.d.sync += clear_addr.eq(clear_addr + 1)
-            with m.If(clear_addr == self.depth - 1):
+            m.d.comb += [written_wr.addr.eq(clear_row), written_wr.data.eq(0),
+                         written_wr.en.eq(1)]
+            m.d.sync += clear_row.eq(clear_row + 1)
+            with m.If(clear_row == self.rows - 1):
                 m.d.sync += self.clearing.eq(0)
         with m.Elif(self.step):
-            m.d.comb += wr.en.eq(performing & performing_in & stores)
+            m.d.comb += [wr.en.eq(stores), written_wr.en.eq(stores)]
             m.d.sync += [taken.eq(self.req.valid), taken_req.eq(self.req.payload),
                          performing.eq(taken), performing_req.eq(taken_req),
                          performing_in.eq(offset < self.size)]
@@ -96,7 +117,7 @@ class StepMemory(wiring.Component):
                 with m.Else():
                     m.d.sync += self.reads.eq(self.reads + 1)
         with m.If(self.clear):
-            m.d.sync += [self.clearing.eq(1), clear_addr.eq(0), taken.eq(0),
+            m.d.sync += [self.clearing.eq(1), clear_row.eq(0), taken.eq(0),
                          performing.eq(0), self.reads.eq(0), self.writes.eq(0),
                          self.cas.eq(0), self.cas_failed.eq(0)]
         return m

@@ -5,19 +5,22 @@ from pathlib import Path
 
 from hdl.export import to_verilog
 from hdl.host_soc import HostSoC
+from hdl.uart import uart_divisor
 from sim.build import DEFAULT_BUILD_ROOT, build_verilog, cached_verilog
 from sim.fpga_backend import PA_BITS
 from sim.lockstep import run_bench
 
 TOPLEVEL = "host_soc"
 PORTS = ("clk", "rst", "uart_rx", "uart_tx", "busy")
-#: The simulation's UART: 8 clock cycles a bit.
-SIM_CLOCK = dict(clk_freq=8_000_000, baud=1_000_000)
-SIM_DIVISOR = 8
-#: A frame may pause 2000 cycles (25 characters) between bytes; a wait, 65536 cycles.
-SIM_TIMING = dict(frame_timeout=2000, watchdog=1 << 16)
-#: Cycles the host waits for an answer in simulation (past the watchdog).
-SIM_READ_TIMEOUT = 1 << 18
+#: The simulation's UART: 4 clock cycles a bit, the fewest the UART takes (the UART's
+#: cycles are most of a simulated command's).
+SIM_CLOCK = dict(clk_freq=4_000_000, baud=1_000_000)
+SIM_DIVISOR = uart_divisor(**SIM_CLOCK)
+#: A frame may pause 1000 cycles (25 characters) between bytes; a wait, 4096 system
+#: cycles (the shipped scenarios' longest wait is tens of cycles; the board keeps 2^20).
+SIM_TIMING = dict(frame_timeout=1000, watchdog=1 << 12)
+#: Cycles the host waits for an answer in simulation (well past the watchdog).
+SIM_READ_TIMEOUT = 1 << 16
 
 
 def soc_params(system):

@@ -162,3 +162,50 @@ def test_parameters_are_checked(make, message):
     else:
         with pytest.raises(ValueError, match=message):
             make()
+
+
+def test_step_memory_clears_a_row_of_words_a_cycle():
+    """Words written before a clear read as zero after it (a CAS too); clearing takes a
+    cycle per 64 words; words sharing a row keep their written bits; counters restart."""
+    base, words = 0x1000, 128
+    mem = StepMemory(base=base, size=8 * words, pa_bits=40)
+    log = []
+
+    async def bench(ctx):
+        async def request(word, *, write=None, cas=None):
+            ctx.set(mem.req.payload, {
+                "addr": base + 8 * word, "write": write is not None, "cas": cas is not None,
+                "expected": cas[0] if cas else 0,
+                "desired": write if write is not None else cas[1] if cas else 0})
+            ctx.set(mem.req.valid, 1)
+            await ctx.tick()
+            ctx.set(mem.req.valid, 0)
+            while not ctx.get(mem.resp.valid):
+                await ctx.tick()
+            old = ctx.get(mem.resp.payload.data)
+            await ctx.tick()
+            return old
+
+        ctx.set(mem.step, 1)
+        for word, value in [(0, 11), (1, 12), (127, 13)]:
+            await request(word, write=value)
+        log.append([await request(w) for w in (0, 1, 127)])
+        ctx.set(mem.clear, 1)
+        await ctx.tick()
+        ctx.set(mem.clear, 0)
+        clearing = 0
+        while ctx.get(mem.clearing):
+            clearing += 1
+            await ctx.tick()
+        log.append(clearing)
+        log.append([await request(w) for w in (0, 1, 127)])
+        log.append([await request(0, cas=(0, 5)), await request(127, cas=(13, 6))])
+        log.append([await request(w) for w in (0, 127)])
+        log.append([ctx.get(c) for c in (mem.reads, mem.writes, mem.cas, mem.cas_failed)])
+        log.append(await request(words))                # past the window
+
+    sim = Simulator(mem)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert log == [[11, 12, 13], words // 64, [0, 0, 0], [0, 0], [5, 0], [5, 0, 2, 1], 0]
