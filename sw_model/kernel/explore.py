@@ -24,7 +24,7 @@ holds: a violation below the pruned state is one below the earlier state, with n
 preemptions.
 
 The default backend is the untimed one (``untimed_backend``); a violation it finds is
-replayed on the golden backend (the cycle-matched model) to confirm it.
+replayed on the golden backend (the cycle-matched model), step by step, to confirm it.
 
 Not explored: letting the clock run while an agent could step (an explicit order may wait
 for a hardware-blocked agent; this search only waits when no agent can run).
