@@ -1,0 +1,39 @@
+"""The ``sync`` clock domain of a board top: the board's PLL to the target frequency, and
+a reset held until the PLL has locked and settled."""
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Signal
+from amaranth.lib.cdc import ResetSynchronizer
+
+#: How long the reset is held after lock. iCE40 block RAMs read as zeroes for about 3 µs
+#: after configuration (amaranth's own iCE40 reset waits 15 µs for the same reason).
+SETTLE_SECONDS = 15e-6
+
+
+class PLLDomain(Elaboratable):
+    """Makes the ``sync`` domain at ``pll.out_hz``; ``pll`` (``ICE40PLL``, ``ECP5PLL``)
+    gives the primitive: ``pll.instance(platform, clk_out, lock)``."""
+
+    def __init__(self, pll):
+        self.pll = pll
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        m.domains.lock = ClockDomain("lock", reset_less=True, local=True)
+        clk, lock = Signal(), Signal()
+        m.submodules.pll = self.pll.instance(platform, clk, lock)
+        m.d.comb += [ClockSignal("sync").eq(clk), ClockSignal("lock").eq(clk)]
+        platform.add_clock_constraint(clk, self.pll.out_hz)
+
+        # Count the settling time from lock in the PLL's own clock, then release the reset
+        # synchronously; losing lock resets again.
+        delay = max(1, int(SETTLE_SECONDS * self.pll.out_hz))
+        timer = Signal(range(delay + 1))
+        settled = Signal()
+        with m.If(~lock):
+            m.d.lock += [timer.eq(0), settled.eq(0)]
+        with m.Elif(timer == delay):
+            m.d.lock += settled.eq(1)
+        with m.Else():
+            m.d.lock += timer.eq(timer + 1)
+        m.submodules.reset_sync = ResetSynchronizer(~settled, domain="sync")
+        return m
