@@ -85,10 +85,10 @@ VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fas
                   "--no-public-flat-rw"]
 
 
-def verilator_public_ports(toplevel):
-    """A Verilator control file making the bench ports of ``toplevel`` public."""
+def verilator_public_ports(toplevel, ports=BENCH_PORTS):
+    """A Verilator control file making the bench ``ports`` of ``toplevel`` public."""
     return "`verilator_config\n" + "".join(
-        f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in BENCH_PORTS)
+        f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in ports)
 
 
 def stage(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
@@ -105,14 +105,15 @@ def stage(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
     return build_dir
 
 
-def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False):
-    """Build (or reuse) a simulation of Verilog ``text`` with top module ``toplevel``;
-    returns (runner, build_dir). A build is keyed by its source files and options, so a
+def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False,
+                  ports=BENCH_PORTS):
+    """Build (or reuse) a simulation of Verilog ``text`` with top module ``toplevel``
+    (``ports``: those the bench touches); returns (runner, build_dir). A build is keyed by its source files and options, so a
     changed design, parameter or option rebuilds and an unchanged one does not."""
     setup_simulator(sim)
     files, args = {}, []          # the Verilog last: cocotb takes the last source as the top
     if sim == "verilator":
-        files[f"{toplevel}.vlt"] = verilator_public_ports(toplevel)
+        files[f"{toplevel}.vlt"] = verilator_public_ports(toplevel, ports)
         args = VERILATOR_ARGS
     files[f"{toplevel}.v"] = retrigger_comb_blocks(text) if sim == "icarus" else text
     build_dir = stage(files, args, f"{sim}-{toplevel}", build_root,

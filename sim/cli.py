@@ -105,9 +105,11 @@ def build_parser():
     run = sub.add_parser("run", help="run a kernel scenario and check every access")
     run.add_argument("scenario", nargs="?", type=Path,
                      help=f"a scenario file (default: the shipped {DEFAULT_SCENARIO})")
-    run.add_argument("--backend", choices=("golden", "rtl"), default="golden",
+    run.add_argument("--backend", choices=("golden", "rtl", "fpga"), default="golden",
                      help="golden: the cycle-matched model; rtl: the Amaranth RTL in a "
-                          "cocotb simulation, checked against the model every cycle")
+                          "cocotb simulation, checked against the model every cycle; "
+                          "fpga: a board over its UART host bridge, checked against the "
+                          "model every call")
     run.add_argument("--sim", choices=SIMULATORS,
                      help="rtl: the simulator (default verilator)")
     run.add_argument("--diff", action="store_true",
@@ -132,6 +134,12 @@ def build_parser():
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="write the summary, the results as JSON and a timeline PNG of "
                           "the first flagged run (else the first run) into DIR")
+    run.add_argument("--port", metavar="PORT",
+                     help="fpga: the board's serial port (e.g. /dev/ttyUSB1)")
+    run.add_argument("--baud", type=_positive, default=115200,
+                     help="fpga: the UART's baud rate (default 115200)")
+    run.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
+                     help="fpga: how long to wait for each answer (default 2)")
 
     explore = sub.add_parser("explore", help="search a scenario's interleavings for a "
                              "violation, fewest preemptions first")
@@ -254,6 +262,10 @@ def cmd_run(args):
                         ("--rtl-fault", args.rtl_fault), ("--mode", args.mode != "lockstep")):
         if given:
             raise UsageError(f"{flag} is for --backend rtl")
+    if args.backend == "fpga":
+        return _run_on_fpga(args, scenario)
+    if args.port:
+        raise UsageError("--port is for --backend fpga")
 
     def progress(done, total):
         if sys.stdout.isatty() and total >= 20 and (done % max(1, total // 20) == 0
@@ -360,6 +372,46 @@ def _run_on_rtl(args, scenario):
         except OSError as e:
             raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
     return 0 if result.met and not d else 1
+
+
+def _run_on_fpga(args, scenario):
+    import json
+
+    from sim.fpga_backend import run_on_board
+    from sim.host_link import BridgeError, HostLink
+    from sim.run_report import as_json, summary
+    from sim.serial_transport import SerialTransport
+    for flag, given in (("--report", args.report), ("--save-violation", args.save_violation)):
+        if given:
+            raise UsageError(f"{flag} needs the golden backend (the board runs in lockstep "
+                             "with it: a run replays there)")
+    if not args.port:
+        raise UsageError("--backend fpga needs --port, the board's serial port")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout} must be positive")
+    try:
+        transport = SerialTransport(args.port, args.baud, args.timeout)
+    except OSError as e:
+        raise UsageError(str(e)) from None
+    started = time.perf_counter()
+    try:
+        result, counters = run_on_board(HostLink(transport), scenario, seed=args.seed,
+                                        runs=args.runs)
+    except BridgeError as e:
+        raise UsageError(f"{args.port}: {e}") from None
+    finally:
+        transport.close()
+    print(summary(result, time.perf_counter() - started))
+    wrong = [(i, c) for i, c in enumerate(counters) if c]
+    for i, differences in wrong:
+        print(f"  run {i + 1}: memory counters differ: " + ", ".join(
+            f"{name} model {model}, board {board}" for name, model, board in differences))
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(as_json(result), indent=1))
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if result.met and not wrong else 1
 
 
 def _report_dir(directory):

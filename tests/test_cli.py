@@ -25,7 +25,7 @@ from sim.cli import main
     (["verilog"], "the following arguments are required: outdir"),
     (["synth", "--target", "gowin"], "invalid choice: 'gowin'"),
     (["run", "no/such.scn"], "no/such.scn: "),
-    (["run", "--backend", "fpga"], "invalid choice: 'fpga'"),
+    (["run", "--backend", "fpga"], "--backend fpga needs --port"),
     (["run", "--runs", "0"], "'0' must be positive"),
     (["compare", "--runs", "0"], "'0' must be positive"),
     (["compare", "--runs", "some"], "'some' is not an integer"),

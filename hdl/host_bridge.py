@@ -1,0 +1,414 @@
+"""The host bridge: frames in from the UART, commands run on the system, responses out
+(frame format: ``hdl/host_protocol.py``, docs/host-protocol.md).
+
+The system's clock runs only when the bridge says (``step``, the system's and its
+memory's clock enable), and each command runs it exactly as the golden backend's method
+of the same name does (``sw_model/golden_backend.py``): wait, stepping, until the port
+is ready; offer the request for one step; for a read, write, CAS, sync or access, wait,
+stepping, until it is answered. So a command takes as many system cycles on the board as
+the model takes for the same call, and the host can compare both the result and the
+cycle count with a model run beside it. A wait that passes ``watchdog`` steps ends with
+STUCK instead of hanging.
+
+Shootdown tickets are kept as the golden backend keeps them: the ticket in each
+source's buffer, and the one in flight, updated after every step from the sources'
+ready bits and the fabric's ``sd_wait``; a ticket is done once it is in neither.
+"""
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fabric import GEN_BITS, MAX_CPUS, FabricOp, FabricRequest
+from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
+                            CRC_POLY, CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID,
+                            MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
+                            RESPONSE_SYNC, RESULT_BYTES, VERSION, Command, Status)
+from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
+from .step_memory import COUNTER_BITS
+
+TICKET_BITS = 32
+
+
+def crc8_next(crc, byte):
+    """The CRC-8 (polynomial 0x07) after ``byte``, as logic."""
+    c = crc ^ byte
+    for _ in range(8):
+        shifted = Cat(Const(0, 1), c[:7])
+        c = Mux(c[7], shifted ^ CRC_POLY, shifted)
+    return c
+
+
+def check_bridge_params(frame_timeout, watchdog):
+    for name, value in (("frame_timeout", frame_timeout), ("watchdog", watchdog)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 16:
+            raise ValueError(f"{name} must be an integer of at least 16 cycles, "
+                             f"not {value!r}")
+
+
+class HostBridge(wiring.Component):
+    """``rx``/``rx_error``: bytes and framing errors from the UART receiver; ``tx``:
+    bytes to its transmitter. The system side: every input port of ``hdl.system.System``
+    but the memory channel, its outputs, the fabric's ``sd_wait``, and ``step`` (its
+    clock enable) and ``reset``; the memory's ``mem_clear``/``mem_clearing`` and its
+    counters. ``busy``: a frame is being received, run or answered.
+
+    ``memory``: (base, size) of the board's memory window, which host reads, writes and
+    CASes must fall in; ``frame_timeout``: cycles a frame may pause between bytes;
+    ``watchdog``: system steps a command's wait may take."""
+
+    def __init__(self, *, cpus, devices, tlb_entries, pa_bits, memory, frame_timeout,
+                 watchdog):
+        check_bridge_params(frame_timeout, watchdog)
+        self.cpus, self.devices, self.tlb_entries, self.pa_bits = (cpus, devices,
+                                                                   tlb_entries, pa_bits)
+        self.mem_base, self.mem_size = memory
+        self.frame_timeout, self.watchdog = frame_timeout, watchdog
+        members = {
+            "rx": In(stream.Signature(8)),
+            "rx_error": In(1),
+            "tx": Out(stream.Signature(8)),
+            "busy": Out(1),
+            "step": Out(1),
+            "reset": Out(1),
+            "cpu_req": Out(stream.Signature(AccessRequest)).array(cpus),
+            "cpu_resp": In(stream.Signature(AccessResponse, always_ready=True)).array(cpus),
+            "src": Out(stream.Signature(FabricRequest)).array(1 + cpus),
+            "irq_enable": Out(cpus, init=(1 << cpus) - 1),
+            "host_mem": Out(stream.Signature(MemRequest)),
+            "host_mem_resp": In(stream.Signature(MemResponse, always_ready=True)),
+            "completed_gen": In(GEN_BITS),
+            "sd_wait": In(cpus),
+            "mem_clear": Out(1),
+            "mem_clearing": In(1),
+            "mem_counters": In(COUNTER_BITS).array(4),
+        }
+        if devices:
+            members["dev_req"] = Out(stream.Signature(AccessRequest)).array(devices)
+            members["dev_resp"] = In(stream.Signature(AccessResponse,
+                                                      always_ready=True)).array(devices)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cpus, devices = self.cpus, self.devices
+        dev_req = list(self.dev_req) if devices else []
+        dev_resp = list(self.dev_resp) if devices else []
+
+        # Received frame.
+        cmd, length, crc, index = Signal(8), Signal(8), Signal(8), Signal(8)
+        payload = Signal(8 * MAX_REQUEST)
+        status = Signal(8)
+        quiet = Signal(range(self.frame_timeout + 1))     # cycles since the last byte
+
+        def field(offset, size):
+            return payload[8 * offset:8 * (offset + size)]
+
+        # Response: status, command, the cycle count, then ``result``.
+        cycles = Signal(64)
+        result, result_len = Signal(8 * MAX_RESULT), Signal(range(MAX_RESULT + 1))
+        out_bytes = Signal(8 * (CYCLES_BYTES + MAX_RESULT))
+        out_len, sent = Signal(8), Signal(8)
+
+        # Command state.
+        waited = Signal(range(self.watchdog + 1))
+        left = Signal(32)                                  # IDLE's remaining steps
+        ticket_next = Signal(TICKET_BITS)
+        offered_at = Signal(64)
+        host_req = Signal(MemRequest)
+        fab_req = Signal(FabricRequest)
+        acc_req = Signal(AccessRequest)
+        # The port a command waits on and offers to: host memory, sources, CPUs, devices.
+        ports_ready = [self.host_mem.ready, *(s.ready for s in self.src),
+                       *(r.ready for r in self.cpu_req), *(r.ready for r in dev_req)]
+        ports_done = [self.host_mem_resp.valid, *(s.ready for s in self.src),
+                      *(r.valid for r in self.cpu_resp), *(r.valid for r in dev_resp)]
+        port = Signal(range(len(ports_ready)))
+        wait_done = Signal()
+        first_src, first_access = 1, 2 + cpus
+        offer = Signal()
+        m.d.comb += [self.host_mem.valid.eq(offer & (port == 0)),
+                     self.host_mem.payload.eq(host_req)]
+        for i, src in enumerate(self.src):
+            m.d.comb += [src.valid.eq(offer & (port == first_src + i)),
+                         src.payload.eq(fab_req)]
+        for k, req in enumerate([*self.cpu_req, *dev_req]):
+            m.d.comb += [req.valid.eq(offer & (port == first_access + k)),
+                         req.payload.eq(acc_req)]
+        source_index = Signal(range(1 + cpus))      # the fabric source a port is
+        m.d.comb += source_index.eq(port - first_src)
+        port_ready = Array(ports_ready)[port]
+        port_done = Array(ports_done)[port]
+        access_resp = Array(r.payload for r in [*self.cpu_resp, *dev_resp])[
+            port - first_access]
+
+        m.d.sync += cycles.eq(cycles + self.step)
+
+        # Shootdown tickets, as GoldenBackend._track_shootdowns keeps them: after each
+        # step, a buffered ticket whose source is ready again went into flight, and the
+        # one in flight is done once no CPU is left to acknowledge it.
+        buffered = Signal(1 + cpus)
+        buffered_ticket = Array(Signal(TICKET_BITS, name=f"buffered_ticket{i}")
+                                for i in range(1 + cpus))
+        flight, flight_ticket = Signal(), Signal(TICKET_BITS)
+        stepped = Signal()
+        m.d.sync += stepped.eq(self.step)
+        src_ready = Cat(s.ready for s in self.src)
+        moved = Signal(1 + cpus)                 # at most one: the lowest source
+        registered = Signal(1 + cpus)            # a shootdown just put in its buffer
+        with m.If(stepped):
+            took = buffered & src_ready
+            m.d.comb += moved.eq(took & -took)
+            for i in range(1 + cpus):
+                with m.If(moved[i]):
+                    m.d.sync += flight_ticket.eq(buffered_ticket[i])
+            m.d.sync += flight.eq((flight | moved.any()) & (self.sd_wait != 0))
+        m.d.sync += buffered.eq(buffered & ~moved | registered)
+        asked = field(0, 4)
+        ticket_done = ~(flight & (flight_ticket == asked)) & ~Cat(
+            buffered[i] & (buffered_ticket[i] == asked) for i in range(1 + cpus)).any()
+
+        # Argument checks, by command.
+        source, op, flags, mask = field(0, 1), field(1, 1), field(14, 1), field(19, 1)
+        fabric_ok = ((source <= cpus) & (op < 8) & (field(9, 5) < 1 << 36)
+                     & (field(4, 5) < 1 << 36) & (flags < 4) & (mask < 1 << cpus))
+        agent, access_flags = field(0, 1), field(1, 1)
+        agent_ok = Mux(agent[7], agent[:7] < devices, agent < cpus)
+        pa = field(0, 8)
+        pa_ok = (pa[:3] == 0) & (pa < 1 << self.pa_bits)
+        pa_in_memory = (pa >= self.mem_base) & (pa < self.mem_base + self.mem_size)
+        argument_ok = Signal()
+        memory_ok = Signal(init=1)
+        with m.Switch(cmd):
+            with m.Case(Command.READ, Command.WRITE, Command.CAS):
+                m.d.comb += [argument_ok.eq(pa_ok), memory_ok.eq(pa_in_memory)]
+            with m.Case(Command.TLBI):
+                m.d.comb += argument_ok.eq(fabric_ok & (mask == 0))
+            with m.Case(Command.SHOOTDOWN):
+                m.d.comb += argument_ok.eq(fabric_ok & (mask != 0)
+                                           & ~(flags & FLAG_DEVICES).any())
+            with m.Case(Command.DSB):
+                m.d.comb += argument_ok.eq(source <= cpus)
+            with m.Case(Command.SHOOTDOWN_DONE):
+                m.d.comb += argument_ok.eq(asked < ticket_next)
+            with m.Case(Command.SET_IRQS):
+                m.d.comb += argument_ok.eq((field(0, 1) < cpus) & (field(1, 1) < 2))
+            with m.Case(Command.ACCESS):
+                m.d.comb += argument_ok.eq(agent_ok & (access_flags < 8))
+            with m.Default():
+                m.d.comb += argument_ok.eq(1)
+        known = Signal()
+        length_ok = Signal()
+        with m.Switch(cmd):
+            for command, size in REQUEST_BYTES.items():
+                with m.Case(command):
+                    m.d.comb += [known.eq(1), length_ok.eq(length == size)]
+
+        def respond(code, size=0):
+            m.d.sync += [status.eq(code), result_len.eq(size)]
+            m.next = "ANSWER"
+
+        rx = self.rx
+        with m.FSM():
+            with m.State("SYNC"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid & (rx.payload == REQUEST_SYNC)):
+                    m.d.sync += [cmd.eq(0), crc.eq(0), index.eq(0), quiet.eq(0)]
+                    m.next = "COMMAND"
+            for state, after in (("COMMAND", "LENGTH"), ("LENGTH", "PAYLOAD"),
+                                 ("PAYLOAD", "CRC"), ("CRC", "CHECK")):
+                with m.State(state):
+                    m.d.comb += [rx.ready.eq(1), self.busy.eq(1)]
+                    m.d.sync += quiet.eq(quiet + 1)
+                    with m.If(rx.valid):
+                        m.d.sync += [quiet.eq(0), crc.eq(crc8_next(crc, rx.payload))]
+                        if state == "COMMAND":
+                            m.d.sync += cmd.eq(rx.payload)
+                            m.next = after
+                        elif state == "LENGTH":
+                            m.d.sync += length.eq(rx.payload)
+                            m.next = after
+                            with m.If(rx.payload == 0):
+                                m.next = "CRC"
+                        elif state == "PAYLOAD":
+                            with m.Switch(index):
+                                for i in range(MAX_REQUEST):
+                                    with m.Case(i):
+                                        m.d.sync += field(i, 1).eq(rx.payload)
+                            m.d.sync += index.eq(index + 1)
+                            with m.If(index + 1 == length):
+                                m.next = after
+                        else:
+                            m.next = after
+                    with m.Elif(self.rx_error):
+                        respond(Status.FRAMING)
+                    with m.Elif(quiet == self.frame_timeout):
+                        respond(Status.TIMEOUT)
+            with m.State("CHECK"):            # crc now includes the CRC byte: 0 if good
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [waited.eq(0), wait_done.eq(0), left.eq(field(0, 4))]
+                with m.If(crc != 0):
+                    respond(Status.BAD_CRC)
+                with m.Elif(~known):
+                    respond(Status.UNKNOWN_COMMAND)
+                with m.Elif(~length_ok):
+                    respond(Status.BAD_LENGTH)
+                with m.Elif(~argument_ok):
+                    respond(Status.BAD_ARGUMENT)
+                with m.Elif(~memory_ok):
+                    respond(Status.NO_MEMORY)
+                with m.Else():
+                    m.next = "RUN"
+            with m.State("RUN"):               # one cycle: set up the command
+                m.d.comb += self.busy.eq(1)
+                with m.Switch(cmd):
+                    with m.Case(Command.INFO):
+                        m.d.sync += result.eq(Cat(
+                            Const(VERSION, 8), Const(cpus, 8), Const(devices, 8),
+                            Const(self.tlb_entries, 8), Const(self.pa_bits, 8),
+                            Const(self.mem_size.bit_length() - 1, 8), Const(0, 16),
+                            Const(self.mem_base, 64)))
+                        respond(Status.OK, RESULT_BYTES[Command.INFO])
+                    with m.Case(Command.RESET):
+                        m.next = "RESET"
+                    with m.Case(Command.READ, Command.WRITE, Command.CAS):
+                        m.d.sync += [
+                            host_req.addr.eq(pa), host_req.write.eq(cmd == Command.WRITE),
+                            host_req.cas.eq(cmd == Command.CAS),
+                            host_req.desired.eq(Mux(cmd == Command.CAS, field(16, 8),
+                                                    field(8, 8))),
+                            host_req.expected.eq(field(8, 8)),
+                            port.eq(0), wait_done.eq(1)]
+                        m.next = "READY"
+                    with m.Case(Command.TLBI, Command.SHOOTDOWN, Command.DSB):
+                        inv = fab_req.inv
+                        m.d.sync += [
+                            fab_req.kind.eq(Mux(cmd == Command.TLBI, FabricOp.INVALIDATE,
+                                                FabricOp.SHOOTDOWN)),
+                            inv.op.eq(op), inv.asid.eq(field(2, 2)), inv.va.eq(field(4, 5)),
+                            inv.end.eq(field(9, 5)),
+                            fab_req.devices.eq((flags & FLAG_DEVICES).any()),
+                            fab_req.gen_valid.eq((flags & FLAG_GEN_VALID).any()),
+                            fab_req.gen.eq(field(15, 4)),
+                            fab_req.mask.eq(mask[:MAX_CPUS]),
+                            port.eq(first_src + source)]
+                        with m.If(cmd == Command.DSB):
+                            m.d.sync += [fab_req.eq(0), fab_req.kind.eq(FabricOp.SYNC),
+                                         wait_done.eq(1)]
+                        m.next = "READY"
+                    with m.Case(Command.SHOOTDOWN_DONE):
+                        m.d.sync += result.eq(ticket_done)
+                        respond(Status.OK, RESULT_BYTES[Command.SHOOTDOWN_DONE])
+                    with m.Case(Command.COMPLETED_GEN):
+                        m.d.sync += result.eq(self.completed_gen)
+                        respond(Status.OK, RESULT_BYTES[Command.COMPLETED_GEN])
+                    with m.Case(Command.SET_IRQS):
+                        cpu_bit = Const(1, cpus) << field(0, 1)[:3]
+                        m.d.sync += self.irq_enable.eq(Mux(
+                            field(1, 1)[0], self.irq_enable | cpu_bit,
+                            self.irq_enable & ~cpu_bit))
+                        respond(Status.OK)
+                    with m.Case(Command.ACCESS):
+                        m.d.sync += [
+                            acc_req.va.eq(field(2, 8)), acc_req.ttbr.as_value().eq(field(10, 8)),
+                            acc_req.write.eq((access_flags & ACCESS_WRITE).any()),
+                            acc_req.exec.eq((access_flags & ACCESS_EXEC).any()),
+                            acc_req.el0.eq((access_flags & ACCESS_EL0).any()),
+                            port.eq(Mux(agent[7], first_access + cpus + agent[:7],
+                                        first_access + agent)),
+                            wait_done.eq(1)]
+                        m.next = "READY"
+                    with m.Case(Command.IDLE):
+                        m.next = "IDLE"
+                    with m.Case(Command.COUNTERS):
+                        m.d.sync += result.eq(Cat(*self.mem_counters))
+                        respond(Status.OK, RESULT_BYTES[Command.COUNTERS])
+            with m.State("RESET"):
+                m.d.comb += [self.busy.eq(1), self.reset.eq(1), self.step.eq(1),
+                             self.mem_clear.eq(1)]
+                m.next = "CLEARING"
+            with m.State("CLEARING"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(~self.mem_clearing):
+                    m.d.sync += [cycles.eq(0), ticket_next.eq(0), buffered.eq(0),
+                                 flight.eq(0), self.irq_enable.eq((1 << cpus) - 1)]
+                    respond(Status.OK)
+            with m.State("IDLE"):
+                m.d.comb += [self.busy.eq(1), self.step.eq(left != 0)]
+                m.d.sync += left.eq(left - 1)
+                with m.If(left == 0):
+                    respond(Status.OK)
+            with m.State("READY"):            # step until the port is ready
+                m.d.comb += self.busy.eq(1)
+                with m.If(port_ready):
+                    m.next = "OFFER"
+                with m.Elif(waited == self.watchdog):
+                    respond(Status.STUCK)
+                with m.Else():
+                    m.d.comb += self.step.eq(1)
+                    m.d.sync += waited.eq(waited + 1)
+            with m.State("OFFER"):            # one step with the request offered
+                m.d.comb += [self.busy.eq(1), offer.eq(1), self.step.eq(1)]
+                m.d.sync += [offered_at.eq(cycles), waited.eq(0)]
+                with m.If(cmd == Command.SHOOTDOWN):
+                    m.d.sync += [buffered_ticket[source_index].eq(ticket_next),
+                                 ticket_next.eq(ticket_next + 1),
+                                 result.eq(ticket_next)]
+                with m.If(cmd == Command.SHOOTDOWN):
+                    m.next = "REGISTER"
+                with m.Else():
+                    m.next = "DONE"
+            with m.State("REGISTER"):         # after the offer's step has been tracked
+                m.d.comb += self.busy.eq(1)
+                m.d.comb += registered.eq(Const(1, 1 + cpus) << source_index)
+                respond(Status.OK, RESULT_BYTES[Command.SHOOTDOWN])
+            with m.State("DONE"):             # step until it is answered
+                m.d.comb += self.busy.eq(1)
+                with m.If(~wait_done | port_done):
+                    with m.Switch(cmd):
+                        with m.Case(Command.READ, Command.WRITE, Command.CAS):
+                            m.d.sync += result.eq(self.host_mem_resp.payload.data)
+                            respond(Status.OK, 8)
+                        with m.Case(Command.ACCESS):
+                            fault, level = Signal(8), Signal(8)
+                            m.d.comb += [fault.eq(access_resp.fault),
+                                         level.eq(access_resp.level)]
+                            m.d.sync += result.eq(Cat(access_resp.pa, fault, level,
+                                                      (cycles - offered_at)[:32]))
+                            respond(Status.OK, RESULT_BYTES[Command.ACCESS])
+                        with m.Default():
+                            respond(Status.OK)
+                with m.Elif(waited == self.watchdog):
+                    respond(Status.STUCK)
+                with m.Else():
+                    m.d.comb += self.step.eq(1)
+                    m.d.sync += waited.eq(waited + 1)
+            with m.State("ANSWER"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [out_bytes.eq(Cat(cycles, result)), sent.eq(0),
+                             out_len.eq(CYCLES_BYTES + result_len)]
+                m.next = "SEND_SYNC"
+            tx = self.tx
+            header = [("SEND_SYNC", RESPONSE_SYNC, "SEND_STATUS"),
+                      ("SEND_STATUS", status, "SEND_COMMAND"),
+                      ("SEND_COMMAND", cmd, "SEND_LENGTH"),
+                      ("SEND_LENGTH", out_len, "SEND_PAYLOAD")]
+            for state, value, after in header:
+                with m.State(state):
+                    m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(value)]
+                    with m.If(tx.ready):
+                        m.d.sync += crc.eq(0 if state == "SEND_SYNC"
+                                           else crc8_next(crc, value))
+                        m.next = after
+            with m.State("SEND_PAYLOAD"):
+                byte = out_bytes[:8]
+                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(byte)]
+                with m.If(tx.ready):
+                    m.d.sync += [crc.eq(crc8_next(crc, byte)), out_bytes.eq(out_bytes >> 8),
+                                 sent.eq(sent + 1)]
+                    with m.If(sent + 1 == out_len):
+                        m.next = "SEND_CRC"
+            with m.State("SEND_CRC"):
+                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(crc)]
+                with m.If(tx.ready):
+                    m.next = "SYNC"
+        return m

@@ -1,0 +1,102 @@
+"""The board's physical memory: a block RAM answering the system's memory channel with
+the timing the golden model assumes (``sim/memory_port.py``, latency 2), on a clock
+that runs only when the bridge steps the system.
+
+A request taken in step c is answered in step c + 2 and performed then: the RAM is read
+in step c + 1 (its data is there in step c + 2, and nothing else writes it in between:
+one request is in flight at a time) and a write, or a CAS whose old word equals
+``expected``, writes in step c + 2. The RAM holds the words of the window
+[``base``, ``base + size``); outside it a read is zero and a write is dropped, which is
+what the model's sparse memory does for addresses nothing stores to (the host bridge
+refuses host stores outside the window).
+"""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .ports import MemRequest, MemResponse
+
+COUNTER_BITS = 32
+
+
+def check_window(base, size, pa_bits):
+    """A memory window: ``size`` a power of two of at least 8 bytes, ``base`` aligned
+    to 8 bytes, the window within the physical address space."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 8 or size & (size - 1):
+        raise ValueError(f"mem_bytes must be a power of two of at least 8, not {size!r}")
+    if not isinstance(base, int) or isinstance(base, bool) or base < 0 or base & 7:
+        raise ValueError(f"mem_base must be a non-negative multiple of 8, not {base!r}")
+    if base + size > 1 << pa_bits:
+        raise ValueError(f"memory window {base:#x} + {size:#x} is outside the "
+                         f"{pa_bits}-bit physical address space")
+    return base, size
+
+
+class StepMemory(wiring.Component):
+    """``req``/``resp``: the system's memory channel; ``step``: the system's clock
+    enable; ``clear``: a pulse that zeroes every word, the pipeline and the counters
+    (``clearing`` is high until done, one word per cycle); the counters count what
+    memory performed, as the model's ``mem_reads``, ``mem_writes``, ``mem_cas`` and
+    ``mem_cas_failed`` do."""
+
+    def __init__(self, *, base, size, pa_bits):
+        self.base, self.size = check_window(base, size, pa_bits)
+        self.depth = size // 8
+        super().__init__({
+            "req": In(stream.Signature(MemRequest)),
+            "resp": Out(stream.Signature(MemResponse, always_ready=True)),
+            "step": In(1),
+            "clear": In(1),
+            "clearing": Out(1),
+            "reads": Out(COUNTER_BITS),
+            "writes": Out(COUNTER_BITS),
+            "cas": Out(COUNTER_BITS),
+            "cas_failed": Out(COUNTER_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.ram = ram = Memory(shape=64, depth=self.depth, init=[])
+        rd, wr = ram.read_port(), ram.write_port()
+
+        taken, performing = Signal(), Signal()
+        taken_req, performing_req = Signal(MemRequest), Signal(MemRequest)
+        performing_in = Signal()             # the word is in the window
+        offset = Signal(48)
+        m.d.comb += offset.eq(taken_req.addr - self.base)
+        m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step)]
+
+        old = Signal(64)
+        m.d.comb += old.eq(performing_in.replicate(64) & rd.data)
+        stores = performing_req.write | performing_req.cas & (old == performing_req.expected)
+        m.d.comb += [self.resp.valid.eq(performing), self.resp.payload.data.eq(old),
+                     wr.addr.eq(performing_req.addr[3:] - (self.base >> 3)),
+                     wr.data.eq(performing_req.desired)]
+
+        clear_addr = Signal(range(self.depth))
+        with m.If(self.clearing):
+            m.d.comb += [wr.addr.eq(clear_addr), wr.data.eq(0), wr.en.eq(1)]
+            m.d.sync += clear_addr.eq(clear_addr + 1)
+            with m.If(clear_addr == self.depth - 1):
+                m.d.sync += self.clearing.eq(0)
+        with m.Elif(self.step):
+            m.d.comb += wr.en.eq(performing & performing_in & stores)
+            m.d.sync += [taken.eq(self.req.valid), taken_req.eq(self.req.payload),
+                         performing.eq(taken), performing_req.eq(taken_req),
+                         performing_in.eq(offset < self.size)]
+            with m.If(performing):
+                req = performing_req
+                with m.If(req.cas):
+                    m.d.sync += self.cas.eq(self.cas + 1)
+                    with m.If(old != req.expected):
+                        m.d.sync += self.cas_failed.eq(self.cas_failed + 1)
+                with m.Elif(req.write):
+                    m.d.sync += self.writes.eq(self.writes + 1)
+                with m.Else():
+                    m.d.sync += self.reads.eq(self.reads + 1)
+        with m.If(self.clear):
+            m.d.sync += [self.clearing.eq(1), clear_addr.eq(0), taken.eq(0),
+                         performing.eq(0), self.reads.eq(0), self.writes.eq(0),
+                         self.cas.eq(0), self.cas_failed.eq(0)]
+        return m
