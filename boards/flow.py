@@ -59,6 +59,8 @@ class Board:
     family: str             # "ice40" or "ecp5"
     pll: type               # ICE40PLL or ECP5PLL
     bitstream: str          # the file to program, in the build directory
+    led: tuple              # the activity LED: a resource (name, number) with an ``o``
+    mem_bytes: int          # the block RAM the SoC gets (HostSoC's mem_bytes)
     cpus: int               # the default configuration
     devices: int
     tlb_entries: int
@@ -66,17 +68,20 @@ class Board:
 
 
 class BoardTop(Elaboratable):
-    """The ``sync`` domain from the board's PLL, and ``soc``'s UART on the board's."""
+    """The ``sync`` domain from the board's PLL, ``soc``'s UART on the board's and its
+    ``busy`` on an LED."""
 
-    def __init__(self, soc, pll):
-        self.soc, self.pll = soc, pll
+    def __init__(self, soc, pll, led):
+        self.soc, self.pll, self.led = soc, pll, led
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.clocks = PLLDomain(self.pll)
         m.submodules.soc = self.soc
         uart = platform.request("uart", 0)
-        m.d.comb += [self.soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(self.soc.uart_tx)]
+        led = platform.request(*self.led)
+        m.d.comb += [self.soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(self.soc.uart_tx),
+                     led.o.eq(self.soc.busy)]
         return m
 
 
@@ -120,10 +125,11 @@ def overflow_message(device, utilization):
 
 
 def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=None,
-                build_dir, seed=1):
-    """Build ``board``'s bitstream; returns the report (see ``docs/boards.md``). Raises
-    BoardError for bad options or a design that does not fit, BuildError for a tool
-    failure, ToolchainError for a missing tool."""
+                system_options=None, build_root, seed=1):
+    """Build ``board``'s bitstream under ``build_root``/boards (options left None are the
+    board's defaults; ``system_options``: pa_bits, ha, hd); returns the report (see
+    ``docs/boards.md``). Raises BoardError for bad options or a design that does not
+    fit, BuildError for a tool failure, ToolchainError for a missing tool."""
     from hdl.host_soc import HostSoC
     cpus = board.cpus if cpus is None else cpus
     devices = board.devices if devices is None else devices
@@ -136,12 +142,16 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         pll = board.pll(platform.default_clk, platform.default_clk_frequency, freq_mhz * 1e6)
     except ValueError as e:
         raise BoardError(f"{board.name}: {e}") from None
-    soc = HostSoC(cpus=cpus, devices=devices, tlb_entries=tlb_entries, clk_freq=pll.out_hz)
+    try:
+        soc = HostSoC(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
+                      mem_bytes=board.mem_bytes, clk_freq=pll.out_hz, **(system_options or {}))
+    except ValueError as e:
+        raise BoardError(f"{board.name}: {e}") from None
     device = f"{platform.device}-{platform.package}"
 
-    build_dir = Path(build_dir)
+    build_dir = Path(build_root) / "boards" / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}"
     plan = platform.prepare(
-        BoardTop(soc, pll), NAME,
+        BoardTop(soc, pll, board.led), NAME,
         script_after_synth="tee -q -o stat.json stat -json",
         # Timing is reported, not enforced: a miss still gives a bitstream and its Fmax.
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
@@ -172,7 +182,8 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
             for clock, f in report["fmax"].items()}
     return {
         "board": board.name, "device": device,
-        "config": {"cpus": cpus, "devices": devices, "tlb_entries": tlb_entries},
+        "config": {"cpus": cpus, "devices": devices, "tlb_entries": tlb_entries,
+                   "mem_bytes": board.mem_bytes, **(system_options or {})},
         "clock": {"target_mhz": freq_mhz, "pll_mhz": round(pll.out_hz / 1e6, 4)},
         "cells": count_cells(board.family, cells),
         "utilization": {bel: {"used": u["used"], "available": u["available"]}
@@ -182,3 +193,33 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         "bitstream": str(build_dir / board.bitstream),
         "seconds": round(seconds, 1),
     }
+
+
+def describe(report):
+    """The report as lines of text: configuration, resources, clocks, bitstream."""
+    c, clock = report["config"], report["clock"]
+    lines = [f"{report['board']} ({report['device']}): {c['cpus']} CPU(s), "
+             f"{c['devices']} device(s), {c['tlb_entries']}-entry TLBs, "
+             f"{c['mem_bytes'] // 1024} KB memory; clock {clock['pll_mhz']:g} MHz "
+             f"(target {clock['target_mhz']:g}); {report['seconds']:g} s",
+             f"  {'resource':34} {'used':>7} {'of':>7} {'%':>5}"]
+    for bel, u in report["utilization"].items():
+        lines.append(f"  {BEL_NAMES.get(bel, bel):34} {u['used']:>7} {u['available']:>7} "
+                     f"{100 * u['used'] / u['available']:>4.0f}%")
+    lines.append("  yosys cells: " + ", ".join(f"{k} {v}" for k, v in report["cells"].items()))
+    lines.append(f"  {'clock':34} {'Fmax':>7} {'target':>7}  met")
+    for clock_name, f in report["fmax"].items():
+        lines.append(f"  {clock_name:34} {f['achieved_mhz']:>7.2f} {f['constraint_mhz']:>7.2f}  "
+                     f"{'yes' if f['met'] else 'NO'}")
+    lines.append(f"  timing {'met' if report['timing_met'] else 'NOT met'}; bitstream "
+                 f"{report['bitstream']}")
+    return lines
+
+
+def per_entry(a, b):
+    """LUTs and FFs per TLB entry of one TLB, from two builds that differ only in TLB
+    size: the slope over the whole design divided by the number of TLBs."""
+    tlbs = a["config"]["cpus"] + a["config"]["devices"]
+    span = (b["config"]["tlb_entries"] - a["config"]["tlb_entries"]) * tlbs
+    return {kind: round((b["cells"][kind] - a["cells"][kind]) / span, 1)
+            for kind in ("LUT", "FF")}

@@ -7,4 +7,5 @@ from .flow import Board
 from .ice40_pll import ICE40PLL
 
 BOARD = Board(name="icebreaker", platform=ICEBreakerPlatform, family="ice40", pll=ICE40PLL,
-              bitstream="top.bin", cpus=1, devices=0, tlb_entries=8, freq_mhz=30)
+              bitstream="top.bin", led=("led_g", 0), mem_bytes=8 * 1024,
+              cpus=1, devices=0, tlb_entries=8, freq_mhz=30)

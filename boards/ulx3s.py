@@ -7,4 +7,5 @@ from .ecp5_pll import ECP5PLL
 from .flow import Board
 
 BOARD = Board(name="ulx3s", platform=ULX3S_85F_Platform, family="ecp5", pll=ECP5PLL,
-              bitstream="top.bit", cpus=4, devices=1, tlb_entries=16, freq_mhz=75)
+              bitstream="top.bit", led=("led", 0), mem_bytes=256 * 1024,
+              cpus=4, devices=1, tlb_entries=16, freq_mhz=75)
