@@ -59,9 +59,8 @@ def _add_mmu_options(p):
 
 
 def _add_board_options(p):
-    from boards import BOARDS
-    p.add_argument("--board", choices=tuple(BOARDS),
-                   help="place and route the board's SoC (docs/boards.md)")
+    p.add_argument("--board", metavar="NAME", help="place and route the SoC for a board: "
+                   "icebreaker, ulx3s or orangecrab (docs/boards.md)")
     p.add_argument("--cpus", type=int, metavar="N", help="board: CPUs (default: the board's)")
     p.add_argument("--devices", type=int, metavar="D",
                    help="board: device TLBs (default: the board's)")
@@ -563,6 +562,8 @@ def cmd_synth_board(args):
 
     from boards import BOARDS
     from boards.flow import BoardError, BuildError, build_board, describe, per_entry
+    if args.board not in BOARDS:
+        raise UsageError(f"unknown board {args.board!r}; choose from {', '.join(BOARDS)}")
     board = BOARDS[args.board]
     entries = [board.tlb_entries if args.tlb_entries is None else args.tlb_entries]
     if args.per_entry is not None:

@@ -1,5 +1,5 @@
 """Synthesis smoke: the MMU top through YoWASP Yosys for iCE40 and ECP5, with resource
-counts (full place-and-route comes with the board flows)."""
+counts (full place-and-route of the board SoCs: ``boards/flow.py``)."""
 import json
 import os
 from pathlib import Path

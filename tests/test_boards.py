@@ -73,7 +73,7 @@ def test_bad_configuration_is_a_board_error(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--board", "de10"], "invalid choice: 'de10'"),
+    (["--board", "de10"], "unknown board 'de10'; choose from icebreaker, ulx3s, orangecrab"),
     (["--board", "ulx3s", "--target", "ecp5"], "--target and --board exclude each other"),
     (["--cpus", "2"], "--cpus needs --board"),
     (["--board", "icebreaker", "--cpus", "9"], "cpus must be an integer from 1 to 8, not 9"),
