@@ -17,12 +17,13 @@ class PLLDomain(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = ClockDomain("sync")
+        m.domains.sync = sync = ClockDomain("sync")
         m.domains.lock = ClockDomain("lock", reset_less=True, local=True)
-        clk, lock = Signal(), Signal()
-        m.submodules.pll = self.pll.instance(platform, clk, lock)
-        m.d.comb += [ClockSignal("sync").eq(clk), ClockSignal("lock").eq(clk)]
-        platform.add_clock_constraint(clk, self.pll.out_hz)
+        lock = Signal()
+        m.submodules.pll = self.pll.instance(platform, sync.clk, lock)
+        m.d.comb += ClockSignal("lock").eq(sync.clk)
+        # On the domain's own clock net: the net nextpnr sees under that name.
+        platform.add_clock_constraint(sync.clk, self.pll.out_hz)
 
         # Count the settling time from lock in the PLL's own clock, then release the reset
         # synchronously; losing lock resets again.
