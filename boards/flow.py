@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
+from amaranth.lib import io
 
 from hdl.fabric import check_fabric_params
 from hdl.tlb import check_entries
@@ -59,7 +60,7 @@ class Board:
     family: str             # "ice40" or "ecp5"
     pll: type               # ICE40PLL or ECP5PLL
     bitstream: str          # the file to program, in the build directory
-    led: tuple              # the activity LED: a resource (name, number) with an ``o``
+    led: tuple              # the activity LED: a resource (name, number)
     mem_bytes: int          # the block RAM the SoC gets (HostSoC's mem_bytes)
     cpus: int               # the default configuration
     devices: int
@@ -76,11 +77,14 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.clocks = PLLDomain(self.pll)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.submodules.clocks = PLLDomain(self.pll, sync)
         m.submodules.soc = self.soc
-        uart = platform.request("uart", 0)
-        led = platform.request(*self.led)
-        m.d.comb += [self.soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(self.soc.uart_tx),
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.led = led = io.Buffer("o", platform.request(*self.led, dir="-"))
+        m.d.comb += [self.soc.uart_rx.eq(rx.i), tx.o.eq(self.soc.uart_tx),
                      led.o.eq(self.soc.busy)]
         return m
 

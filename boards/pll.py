@@ -1,5 +1,5 @@
-"""The ``sync`` clock domain of a board top: the board's PLL to the target frequency, and
-a reset held until the PLL has locked and settled."""
+"""The clock domain of a board top: the board's PLL to the target frequency, and a reset
+held until the PLL has locked and settled."""
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -9,21 +9,21 @@ SETTLE_SECONDS = 15e-6
 
 
 class PLLDomain(Elaboratable):
-    """Makes the ``sync`` domain at ``pll.out_hz``; ``pll`` (``ICE40PLL``, ``ECP5PLL``)
-    gives the primitive: ``pll.instance(platform, clk_out, lock)``."""
+    """Drives the clock and reset of ``domain`` (a ClockDomain its parent defines) at
+    ``pll.out_hz``; ``pll`` (``ICE40PLL``, ``ECP5PLL``) gives the primitive:
+    ``pll.instance(platform, clk_out, lock)``."""
 
-    def __init__(self, pll):
-        self.pll = pll
+    def __init__(self, pll, domain):
+        self.pll, self.domain = pll, domain
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = sync = ClockDomain("sync")
         m.domains.lock = ClockDomain("lock", reset_less=True, local=True)
         lock = Signal()
-        m.submodules.pll = self.pll.instance(platform, sync.clk, lock)
-        m.d.comb += ClockSignal("lock").eq(sync.clk)
+        m.submodules.pll = self.pll.instance(platform, self.domain.clk, lock)
+        m.d.comb += ClockSignal("lock").eq(self.domain.clk)
         # On the domain's own clock net: the net nextpnr sees under that name.
-        platform.add_clock_constraint(sync.clk, self.pll.out_hz)
+        platform.add_clock_constraint(self.domain.clk, self.pll.out_hz)
 
         # Count the settling time from lock in the PLL's own clock, then release the reset
         # synchronously; losing lock resets again.
@@ -36,5 +36,5 @@ class PLLDomain(Elaboratable):
             m.d.lock += settled.eq(1)
         with m.Else():
             m.d.lock += timer.eq(timer + 1)
-        m.submodules.reset_sync = ResetSynchronizer(~settled, domain="sync")
+        m.submodules.reset_sync = ResetSynchronizer(~settled, domain=self.domain.name)
         return m
