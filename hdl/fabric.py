@@ -236,9 +236,10 @@ def _lowest(candidates):
     """The lowest generation among the (present, gen) pairs, 2**GEN_BITS if none is
     present. A balanced tree of comparisons: its depth, the fabric's longest path on the
     FPGAs, grows with log2 of the sources instead of with their number."""
-    nothing = Const(1 << GEN_BITS, GEN_BITS + 1)
-    level = [Mux(present, gen, nothing) for present, gen in candidates]
+    level = list(candidates)
     while len(level) > 1:
-        pairs = [Mux(a < b, a, b) for a, b in zip(level[0::2], level[1::2])]
+        pairs = [(pa | pb, Mux(pa & (~pb | (a < b)), a, b))
+                 for (pa, a), (pb, b) in zip(level[0::2], level[1::2])]
         level = pairs + level[len(pairs) * 2:]
-    return level[0]
+    present, gen = level[0]
+    return Mux(present, gen, Const(1 << GEN_BITS, GEN_BITS + 1))
