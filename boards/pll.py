@@ -1,6 +1,6 @@
 """The clock domain of a board top: the board's PLL to the target frequency, and a reset
 held until the PLL has locked and settled."""
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Signal
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 #: How long the reset is held after lock. iCE40 block RAMs read as zeroes for about 3 µs
@@ -18,23 +18,23 @@ class PLLDomain(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.lock = ClockDomain("lock", reset_less=True, local=True)
         lock = Signal()
         m.submodules.pll = self.pll.instance(platform, self.domain.clk, lock)
-        m.d.comb += ClockSignal("lock").eq(self.domain.clk)
         # On the domain's own clock net: the net nextpnr sees under that name.
         platform.add_clock_constraint(self.domain.clk, self.pll.out_hz)
 
-        # Count the settling time from lock in the PLL's own clock, then release the reset
-        # synchronously; losing lock resets again.
+        # Count the settling time from lock in the PLL's own clock (reset-less: this is
+        # what makes the reset), then release the reset synchronously; losing lock
+        # resets again.
         delay = max(1, int(SETTLE_SECONDS * self.pll.out_hz))
-        timer = Signal(range(delay + 1))
-        settled = Signal()
+        timer = Signal(range(delay + 1), reset_less=True)
+        settled = Signal(reset_less=True)
+        sync = m.d[self.domain.name]
         with m.If(~lock):
-            m.d.lock += [timer.eq(0), settled.eq(0)]
+            sync += [timer.eq(0), settled.eq(0)]
         with m.Elif(timer == delay):
-            m.d.lock += settled.eq(1)
+            sync += settled.eq(1)
         with m.Else():
-            m.d.lock += timer.eq(timer + 1)
+            sync += timer.eq(timer + 1)
         m.submodules.reset_sync = ResetSynchronizer(~settled, domain=self.domain.name)
         return m
