@@ -219,9 +219,7 @@ class InvalidateFabric(wiring.Component):
                       for i in range(self.sources)]
         candidates += [(self.busy & current.gen_valid, current.gen),
                        (sd_busy & sd_gen_valid, sd_gen)]
-        lowest = Const(1 << GEN_BITS, GEN_BITS + 1)     # 2**GEN_BITS: nothing pending
-        for present, gen in candidates:
-            lowest = Mux(present & (gen < lowest), gen, lowest)
+        lowest = _lowest(candidates)
         reachable = Mux(self.max_done_gen < lowest, self.max_done_gen, lowest - 1)
         if "early_gen" in self.faults:
             reachable = self.max_done_gen
@@ -232,3 +230,16 @@ class InvalidateFabric(wiring.Component):
 
 def _max(a, b):
     return Mux(a > b, a, b)
+
+
+def _lowest(candidates):
+    """The lowest generation among the (present, gen) pairs, 2**GEN_BITS if none is
+    present. A balanced tree of comparisons: its depth, the fabric's longest path on the
+    FPGAs, grows with log2 of the sources instead of with their number."""
+    level = list(candidates)
+    while len(level) > 1:
+        pairs = [(pa | pb, Mux(pa & (~pb | (a < b)), a, b))
+                 for (pa, a), (pb, b) in zip(level[0::2], level[1::2])]
+        level = pairs + level[len(pairs) * 2:]
+    present, gen = level[0]
+    return Mux(present, gen, Const(1 << GEN_BITS, GEN_BITS + 1))

