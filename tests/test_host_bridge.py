@@ -141,6 +141,7 @@ def test_host_link_frames_and_refuses_bad_answers():
     assert e.value.cycles == 1234
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 @pytest.mark.parametrize("make, message", [
     (lambda: uart_divisor(12_000_000, 1_000_000), None),
     (lambda: uart_divisor(10_000_000, 1_500_000), "cannot make 1500000 baud within 2%"),
