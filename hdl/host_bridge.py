@@ -24,7 +24,7 @@ from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
                             RESPONSE_SYNC, RESULT_BYTES, VERSION, Command, Status, crc8)
 from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
-from .step_memory import COUNTER_BITS
+from .step_memory import COUNTER_BITS, in_window
 
 TICKET_BITS = 32
 
@@ -178,7 +178,7 @@ class HostBridge(wiring.Component):
         agent_ok = Mux(agent[7], agent[:7] < devices, agent < cpus)
         pa = field(0, 8)
         pa_ok = (pa[:3] == 0) & (pa < 1 << self.pa_bits)
-        pa_in_memory = (pa >= self.mem_base) & (pa < self.mem_base + self.mem_size)
+        pa_in_memory = in_window(pa, self.mem_base, self.mem_size)
         m.d.comb += [
             host_req.addr.eq(pa), host_req.write.eq(cmd == Command.WRITE),
             host_req.cas.eq(cmd == Command.CAS),

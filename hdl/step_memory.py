@@ -39,6 +39,16 @@ def check_window(base, size, pa_bits):
     return base, size
 
 
+def in_window(addr, base, size):
+    """Whether ``addr`` is in [``base``, ``base + size``): a test of the high bits when
+    the window is aligned to its size, which needs no carry chain (on the iCE40 a
+    comparison's carry chain takes a logic cell per bit), else two comparisons."""
+    if base % size == 0:
+        low = size.bit_length() - 1
+        return addr[low:] == base >> low
+    return (addr >= base) & (addr < base + size)
+
+
 class StepMemory(wiring.Component):
     """``req``/``resp``: the system's memory channel; ``step``: the system's clock
     enable; ``clear``: a pulse that zeroes every word, the pipeline and the counters
@@ -77,8 +87,9 @@ class StepMemory(wiring.Component):
         # the one performing (one register, not one per stage: the iCE40UP5K is small).
         req = Signal(MemRequest)
         performing_in = Signal()             # the word is in the window
-        offset = Signal(48)
+        offset = Signal(range(self.size))    # within the window, when it is in it
         m.d.comb += offset.eq(req.addr - self.base)
+        req_in = in_window(req.addr, self.base, self.size)
         m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step),
                      written_rd.addr.eq(offset[3 + row_shift:]), written_rd.en.eq(self.step)]
 
@@ -108,7 +119,7 @@ class StepMemory(wiring.Component):
             with m.If(self.req.valid):
                 m.d.sync += req.eq(self.req.payload)
             m.d.sync += [taken.eq(self.req.valid),
-                         performing.eq(taken), performing_in.eq(offset < self.size)]
+                         performing.eq(taken), performing_in.eq(req_in)]
             with m.If(performing):
                 with m.If(req.cas):
                     m.d.sync += self.cas.eq(self.cas + 1)
