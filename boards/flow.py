@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ BEL_NAMES = {
     "TRELLIS_IO": "I/O pins",
 }
 NAME = "top"
+#: amaranth's BuildPlan.extract changes the process's directory while it writes, so two
+#: builds side by side (tests/test_boards.py) must not extract at the same time.
+EXTRACTING = threading.Lock()
 
 
 class BoardError(Exception):
@@ -161,7 +165,8 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
     for stale in ("report.json", "stat.json", board.bitstream):
         (build_dir / stale).unlink(missing_ok=True)
-    plan.extract(build_dir)
+    with EXTRACTING:
+        plan.extract(build_dir)
     start = time.monotonic()
     done = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=build_dir, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -24,7 +24,7 @@ from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
                             RESPONSE_SYNC, RESULT_BYTES, VERSION, Command, Status, crc8)
 from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
-from .step_memory import COUNTER_BITS
+from .step_memory import COUNTER_BITS, in_window
 
 TICKET_BITS = 32
 
@@ -107,14 +107,16 @@ class HostBridge(wiring.Component):
         # Response: status, command, the cycle count, then ``result``.
         cycles = Signal(64)
         result, result_len = Signal(8 * MAX_RESULT), Signal(range(MAX_RESULT + 1))
-        out_bytes = Signal(8 * (CYCLES_BYTES + MAX_RESULT))
         out_len, sent = Signal(8), Signal(8)
 
         # Command state.
         waited = Signal(range(self.watchdog + 1))
         left = Signal(32)                                  # IDLE's remaining steps
         ticket_next = Signal(TICKET_BITS)
-        offered_at = Signal(64)
+        offered_at = Signal(32)                            # ACCESS's latency is 32 bits
+        # The requests are the frame's payload as it arrived (nothing writes the payload
+        # while a command runs), not registers of their own: on the iCE40UP5K every
+        # flip-flop counts.
         host_req = Signal(MemRequest)
         fab_req = Signal(FabricRequest)
         acc_req = Signal(AccessRequest)
@@ -176,7 +178,29 @@ class HostBridge(wiring.Component):
         agent_ok = Mux(agent[7], agent[:7] < devices, agent < cpus)
         pa = field(0, 8)
         pa_ok = (pa[:3] == 0) & (pa < 1 << self.pa_bits)
-        pa_in_memory = (pa >= self.mem_base) & (pa < self.mem_base + self.mem_size)
+        pa_in_memory = in_window(pa, self.mem_base, self.mem_size)
+        m.d.comb += [
+            host_req.addr.eq(pa), host_req.write.eq(cmd == Command.WRITE),
+            host_req.cas.eq(cmd == Command.CAS),
+            host_req.desired.eq(Mux(cmd == Command.CAS, field(16, 8), field(8, 8))),
+            host_req.expected.eq(field(8, 8)),
+            acc_req.va.eq(field(2, 8)), acc_req.ttbr.as_value().eq(field(10, 8)),
+            acc_req.write.eq((access_flags & ACCESS_WRITE).any()),
+            acc_req.exec.eq((access_flags & ACCESS_EXEC).any()),
+            acc_req.el0.eq((access_flags & ACCESS_EL0).any())]
+        with m.If(cmd == Command.DSB):
+            m.d.comb += fab_req.kind.eq(FabricOp.SYNC)
+        with m.Else():
+            inv = fab_req.inv
+            m.d.comb += [
+                fab_req.kind.eq(Mux(cmd == Command.TLBI, FabricOp.INVALIDATE,
+                                    FabricOp.SHOOTDOWN)),
+                inv.op.eq(op), inv.asid.eq(field(2, 2)), inv.va.eq(field(4, 5)),
+                inv.end.eq(field(9, 5)),
+                fab_req.devices.eq((flags & FLAG_DEVICES).any()),
+                fab_req.gen_valid.eq((flags & FLAG_GEN_VALID).any()),
+                fab_req.gen.eq(field(15, 4)),
+                fab_req.mask.eq(mask[:MAX_CPUS])]
         argument_ok = Signal()
         memory_ok = Signal(init=1)
         with m.Switch(cmd):
@@ -272,29 +296,12 @@ class HostBridge(wiring.Component):
                     with m.Case(Command.RESET):
                         m.next = "RESET"
                     with m.Case(Command.READ, Command.WRITE, Command.CAS):
-                        m.d.sync += [
-                            host_req.addr.eq(pa), host_req.write.eq(cmd == Command.WRITE),
-                            host_req.cas.eq(cmd == Command.CAS),
-                            host_req.desired.eq(Mux(cmd == Command.CAS, field(16, 8),
-                                                    field(8, 8))),
-                            host_req.expected.eq(field(8, 8)),
-                            port.eq(0), wait_done.eq(1)]
+                        m.d.sync += [port.eq(0), wait_done.eq(1)]
                         m.next = "READY"
                     with m.Case(Command.TLBI, Command.SHOOTDOWN, Command.DSB):
-                        inv = fab_req.inv
-                        m.d.sync += [
-                            fab_req.kind.eq(Mux(cmd == Command.TLBI, FabricOp.INVALIDATE,
-                                                FabricOp.SHOOTDOWN)),
-                            inv.op.eq(op), inv.asid.eq(field(2, 2)), inv.va.eq(field(4, 5)),
-                            inv.end.eq(field(9, 5)),
-                            fab_req.devices.eq((flags & FLAG_DEVICES).any()),
-                            fab_req.gen_valid.eq((flags & FLAG_GEN_VALID).any()),
-                            fab_req.gen.eq(field(15, 4)),
-                            fab_req.mask.eq(mask[:MAX_CPUS]),
-                            port.eq(first_src + source)]
+                        m.d.sync += port.eq(first_src + source)
                         with m.If(cmd == Command.DSB):
-                            m.d.sync += [fab_req.eq(0), fab_req.kind.eq(FabricOp.SYNC),
-                                         wait_done.eq(1)]
+                            m.d.sync += wait_done.eq(1)
                         m.next = "READY"
                     with m.Case(Command.SHOOTDOWN_DONE):
                         m.d.sync += result.eq(ticket_done)
@@ -310,10 +317,6 @@ class HostBridge(wiring.Component):
                         respond(Status.OK)
                     with m.Case(Command.ACCESS):
                         m.d.sync += [
-                            acc_req.va.eq(field(2, 8)), acc_req.ttbr.as_value().eq(field(10, 8)),
-                            acc_req.write.eq((access_flags & ACCESS_WRITE).any()),
-                            acc_req.exec.eq((access_flags & ACCESS_EXEC).any()),
-                            acc_req.el0.eq((access_flags & ACCESS_EL0).any()),
                             port.eq(Mux(agent[7], first_access + cpus + agent[:7],
                                         first_access + agent)),
                             wait_done.eq(1)]
@@ -385,7 +388,7 @@ class HostBridge(wiring.Component):
                     m.d.sync += waited.eq(waited + 1)
             with m.State("ANSWER"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [out_bytes.eq(Cat(cycles, result)), sent.eq(0),
+                m.d.sync += [sent.eq(0),
                              out_len.eq(CYCLES_BYTES + result_len)]
                 m.next = "SEND_SYNC"
             tx = self.tx
@@ -401,11 +404,11 @@ class HostBridge(wiring.Component):
                                            else crc8_next(crc, value))
                         m.next = after
             with m.State("SEND_PAYLOAD"):
-                byte = out_bytes[:8]
+                # Nothing steps the system while answering, so ``cycles`` holds still.
+                byte = Cat(cycles, result).word_select(sent, 8)
                 m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(byte)]
                 with m.If(tx.ready):
-                    m.d.sync += [crc.eq(crc8_next(crc, byte)), out_bytes.eq(out_bytes >> 8),
-                                 sent.eq(sent + 1)]
+                    m.d.sync += [crc.eq(crc8_next(crc, byte)), sent.eq(sent + 1)]
                     with m.If(sent + 1 == out_len):
                         m.next = "SEND_CRC"
             with m.State("SEND_CRC"):

@@ -39,6 +39,16 @@ def check_window(base, size, pa_bits):
     return base, size
 
 
+def in_window(addr, base, size):
+    """Whether ``addr`` is in [``base``, ``base + size``): a test of the high bits when
+    the window is aligned to its size, which needs no carry chain (on the iCE40 a
+    comparison's carry chain takes a logic cell per bit), else two comparisons."""
+    if base % size == 0:
+        low = size.bit_length() - 1
+        return addr[low:] == base >> low
+    return (addr >= base) & (addr < base + size)
+
+
 class StepMemory(wiring.Component):
     """``req``/``resp``: the system's memory channel; ``step``: the system's clock
     enable; ``clear``: a pulse that zeroes every word, the pipeline and the counters
@@ -73,23 +83,26 @@ class StepMemory(wiring.Component):
         row_shift = self.row_bits.bit_length() - 1
 
         taken, performing = Signal(), Signal()
-        taken_req, performing_req = Signal(MemRequest), Signal(MemRequest)
+        # The last request taken: the arbiter has one in flight at a time, so it is also
+        # the one performing (one register, not one per stage: the iCE40UP5K is small).
+        req = Signal(MemRequest)
         performing_in = Signal()             # the word is in the window
-        offset = Signal(48)
-        m.d.comb += offset.eq(taken_req.addr - self.base)
+        offset = Signal(range(self.size))    # within the window, when it is in it
+        m.d.comb += offset.eq(req.addr - self.base)
+        req_in = in_window(req.addr, self.base, self.size)
         m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step),
                      written_rd.addr.eq(offset[3 + row_shift:]), written_rd.en.eq(self.step)]
 
         word = Signal(range(self.depth))
-        m.d.comb += word.eq(performing_req.addr[3:] - (self.base >> 3))
+        m.d.comb += word.eq(req.addr[3:] - (self.base >> 3))
         was_written = written_rd.data.bit_select(word[:row_shift], 1)
         old = Signal(64)
         m.d.comb += old.eq((performing_in & was_written).replicate(64) & rd.data)
         stores = Signal()                    # the request performed stores its word
         m.d.comb += stores.eq(performing & performing_in & (
-            performing_req.write | performing_req.cas & (old == performing_req.expected)))
+            req.write | req.cas & (old == req.expected)))
         m.d.comb += [self.resp.valid.eq(performing), self.resp.payload.data.eq(old),
-                     wr.addr.eq(word), wr.data.eq(performing_req.desired),
+                     wr.addr.eq(word), wr.data.eq(req.desired),
                      written_wr.addr.eq(word[row_shift:]),
                      written_wr.data.eq(written_rd.data
                                         | Const(1, self.row_bits) << word[:row_shift])]
@@ -103,11 +116,11 @@ class StepMemory(wiring.Component):
                 m.d.sync += self.clearing.eq(0)
         with m.Elif(self.step):
             m.d.comb += [wr.en.eq(stores), written_wr.en.eq(stores)]
-            m.d.sync += [taken.eq(self.req.valid), taken_req.eq(self.req.payload),
-                         performing.eq(taken), performing_req.eq(taken_req),
-                         performing_in.eq(offset < self.size)]
+            with m.If(self.req.valid):
+                m.d.sync += req.eq(self.req.payload)
+            m.d.sync += [taken.eq(self.req.valid),
+                         performing.eq(taken), performing_in.eq(req_in)]
             with m.If(performing):
-                req = performing_req
                 with m.If(req.cas):
                     m.d.sync += self.cas.eq(self.cas + 1)
                     with m.If(old != req.expected):

@@ -1,6 +1,7 @@
 """Board builds: PLL dividers, nextpnr's report and log read back, one full iCE40 and one
-full ECP5 place-and-route of a small configuration (skipped only when
-SHOOTDOWN_SKIP_PNR=1; CI does not set it), and the CLI's one-line errors."""
+full ECP5 place-and-route of a small configuration and the iCEBreaker's "does not fit"
+(skipped only when SHOOTDOWN_SKIP_PNR=1; CI does not set it), and the CLI's one-line
+errors."""
 import dataclasses
 import os
 import re
@@ -8,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from amaranth_boards.ice40_hx8k_b_evn import ICE40HX8KBEVNPlatform
 from amaranth_boards.ulx3s import ULX3S_25F_Platform
 
 from boards import BOARDS
 from boards.ecp5_pll import ECP5PLL
 from boards.flow import BoardError, build_board, log_utilization, overflow_message, per_entry
-from boards.ice40_pll import ICE40PLL
+from boards.ice40_pll import ICE40CorePLL, ICE40PLL
 from sim.cli import main
 
 # Device utilisation as nextpnr-ice40 logs it (tab and padding included), from a build of
@@ -88,22 +90,27 @@ def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
 
 
 # One small configuration per family, built side by side (each build is one tool
-# process, so the two share the machine's cores). The iCEBreaker: the SoC's smallest
-# configuration does not fit the iCE40UP5K (docs/boards.md), so its full flow, through
-# yosys and nextpnr's packing, must end in the one-line message with the numbers. The
-# ULX3S flow on its 25F part, which places and routes faster than the 85F, with a
-# memory that fits it: a bitstream and its report.
+# process, so they share the machine's cores). No SoC configuration fits the iCEBreaker's
+# iCE40UP5K (docs/boards.md), so its full flow, through yosys and nextpnr's packing, must
+# end in the one-line message with the numbers; the full iCE40 place-and-route is the
+# iCEBreaker's flow on the iCE40-HX8K breakout (7,680 cells) with the smallest
+# configuration, and the ECP5's the ULX3S flow on its 25F part (which places and routes
+# faster than the 85F) with a memory that fits it: a bitstream and its report each.
 SMALL = dict(cpus=1, devices=0, tlb_entries=4, freq_mhz=20)
-PNR_BOARDS = {
-    "ice40": BOARDS["icebreaker"],
-    "ecp5": dataclasses.replace(BOARDS["ulx3s"], platform=ULX3S_25F_Platform,
-                                mem_bytes=8 * 1024),
+SMALLEST = dict(pa_bits=32, ha=False, hd=False)
+PNR_BUILDS = {
+    "up5k": (BOARDS["icebreaker"], None),
+    "ice40": (dataclasses.replace(BOARDS["icebreaker"], name="ice40-hx8k-evb",
+                                  platform=ICE40HX8KBEVNPlatform, pll=ICE40CorePLL,
+                                  led=("led", 0)), SMALLEST),
+    "ecp5": (dataclasses.replace(BOARDS["ulx3s"], platform=ULX3S_25F_Platform,
+                                 mem_bytes=8 * 1024), None),
 }
 
 
-def _build_or_error(board, build_root):
+def _build_or_error(board, options, build_root):
     try:
-        return build_board(board, **SMALL, build_root=build_root)
+        return build_board(board, **SMALL, system_options=options, build_root=build_root)
     except BoardError as e:
         return e
 
@@ -112,27 +119,28 @@ def _build_or_error(board, build_root):
 def pnr_results(build_root):
     if os.environ.get("SHOOTDOWN_SKIP_PNR") == "1":
         pytest.skip("SHOOTDOWN_SKIP_PNR=1: full place-and-route skipped")
-    with ThreadPoolExecutor(len(PNR_BOARDS)) as pool:
-        futures = {family: pool.submit(_build_or_error, board, build_root / "pnr")
-                   for family, board in PNR_BOARDS.items()}
-        return {family: future.result() for family, future in futures.items()}
+    with ThreadPoolExecutor(len(PNR_BUILDS)) as pool:
+        futures = {name: pool.submit(_build_or_error, board, options, build_root / "pnr")
+                   for name, (board, options) in PNR_BUILDS.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def test_ice40_flow_says_what_does_not_fit(pnr_results):
-    error = pnr_results["ice40"]
+    error = pnr_results["up5k"]
     assert isinstance(error, BoardError), error
     needs, has = re.fullmatch(r"iCE40UP5K-SG48: needs (\d+) logic cells \(LUT4 \+ FF\), "
                               r"has (\d+)", str(error)).groups()
     assert int(has) == 5280 and int(needs) > 5280
 
 
-def test_ecp5_full_place_and_route(pnr_results):
-    report = pnr_results["ecp5"]
+@pytest.mark.parametrize("family, logic", [("ice40", "ICESTORM_LC"), ("ecp5", "TRELLIS_COMB")])
+def test_full_place_and_route(pnr_results, family, logic):
+    report = pnr_results[family]
     assert isinstance(report, dict), report
     print(report)
     bitstream = Path(report["bitstream"])
     assert bitstream.exists() and bitstream.stat().st_size > 10_000
-    used = report["utilization"]["TRELLIS_COMB"]
+    used = report["utilization"][logic]
     assert 0 < used["used"] <= used["available"]
     assert report["cells"]["LUT"] > 1000 and report["cells"]["FF"] > 500
     [(clock, fmax)] = report["fmax"].items()      # the one clock: the PLL's output

@@ -167,10 +167,12 @@ def test_parameters_are_checked(make, message):
             make()
 
 
-def test_step_memory_clears_a_row_of_words_a_cycle():
+@pytest.mark.parametrize("base", [0x1000, 0x1008])     # aligned to its size, and not
+def test_step_memory_clears_a_row_of_words_a_cycle(base):
     """Words written before a clear read as zero after it (a CAS too); clearing takes a
-    cycle per 64 words; words sharing a row keep their written bits; counters restart."""
-    base, words = 0x1000, 128
+    cycle per 64 words; words sharing a row keep their written bits; counters restart;
+    outside the window reads are zero and writes are dropped."""
+    words = 128
     mem = StepMemory(base=base, size=8 * words, pa_bits=40)
     log = []
 
@@ -205,10 +207,11 @@ def test_step_memory_clears_a_row_of_words_a_cycle():
         log.append([await request(0, cas=(0, 5)), await request(127, cas=(13, 6))])
         log.append([await request(w) for w in (0, 127)])
         log.append([ctx.get(c) for c in (mem.reads, mem.writes, mem.cas, mem.cas_failed)])
-        log.append(await request(words))                # past the window
+        await request(-1, write=7)                      # before the window
+        log.append([await request(-1), await request(words)])
 
     sim = Simulator(mem)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert log == [[11, 12, 13], words // 64, [0, 0, 0], [0, 0], [5, 0], [5, 0, 2, 1], 0]
+    assert log == [[11, 12, 13], words // 64, [0, 0, 0], [0, 0], [5, 0], [5, 0, 2, 1], [0, 0]]
