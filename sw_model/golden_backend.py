@@ -27,7 +27,7 @@ from sim.memory_port import MEM_REQUEST, MemoryPort
 
 from .codec import Codec
 from .memory import SparseMemory
-from .platform import HOST, Invalidate, Platform, Translation
+from .platform import HOST, Invalidate, Platform, Translation, shootdown_targets
 from .system_ref import SystemInputs, SystemRef
 
 ACCESS = Codec(AccessRequest)
@@ -129,16 +129,7 @@ class GoldenBackend(Platform):
 
     def shootdown(self, source, cpus, inv, gen=None):
         i = self._source(source)
-        try:
-            cpus = set(cpus)
-        except TypeError:
-            raise ValueError(f"cpus must be a set of CPU numbers, not {cpus!r}") from None
-        if not cpus:
-            raise ValueError("a shootdown needs at least one target CPU")
-        for c in cpus:
-            self._cpu(c)
-        if isinstance(inv, Invalidate) and inv.devices:
-            raise ValueError("a shootdown reaches CPUs only: devices=True is not allowed")
+        cpus = shootdown_targets(cpus, inv, self._cpu)
         mask = sum(1 << c for c in cpus)
         request = self._fabric_request(FabricOp.SHOOTDOWN, inv, gen, mask=mask)
         self._offer(i, request, f"shootdown from {source!r}")

@@ -59,6 +59,22 @@ class Divergence(Exception):
         super().__init__(f"RTL diverged from the model at cycle {cycle}: {shown}{more}")
 
 
+def shootdown_targets(cpus, inv, check_cpu):
+    """The CPUs of a shootdown as a set, checked as ``Platform.shootdown`` says
+    (``check_cpu`` refuses a CPU out of range)."""
+    try:
+        cpus = set(cpus)
+    except TypeError:
+        raise ValueError(f"cpus must be a set of CPU numbers, not {cpus!r}") from None
+    if not cpus:
+        raise ValueError("a shootdown needs at least one target CPU")
+    for c in cpus:
+        check_cpu(c)
+    if isinstance(inv, Invalidate) and inv.devices:
+        raise ValueError("a shootdown reaches CPUs only: devices=True is not allowed")
+    return cpus
+
+
 class Platform:
     """Interface; backends override every method."""
 

@@ -34,7 +34,7 @@ from .golden_backend import (ACCESS, FABRIC_REQUEST, RESPONSE, GoldenBackend, _c
                              _is_int)
 from .memory import SparseMemory
 from .mmu_ref import MMUInputs, MMURef
-from .platform import Invalidate, Platform, Translation
+from .platform import Platform, Translation, shootdown_targets
 
 
 class _Shootdown:
@@ -115,16 +115,7 @@ class UntimedBackend(Platform):
 
     def shootdown(self, source, cpus, inv, gen=None):
         i = self._source(source)
-        try:
-            cpus = set(cpus)
-        except TypeError:
-            raise ValueError(f"cpus must be a set of CPU numbers, not {cpus!r}") from None
-        if not cpus:
-            raise ValueError("a shootdown needs at least one target CPU")
-        for c in cpus:
-            self._cpu(c)
-        if isinstance(inv, Invalidate) and inv.devices:
-            raise ValueError("a shootdown reaches CPUs only: devices=True is not allowed")
+        cpus = shootdown_targets(cpus, inv, self._cpu)
         decoded = self._decode(FabricOp.SHOOTDOWN, inv, gen)
         self._buffer_free(i, f"shootdown from {source!r}")
         ticket, self._next_ticket = self._next_ticket, self._next_ticket + 1
