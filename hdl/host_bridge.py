@@ -58,10 +58,11 @@ class HostBridge(wiring.Component):
     ``watchdog``: system steps a command's wait may take."""
 
     def __init__(self, *, cpus, devices, tlb_entries, pa_bits, memory, frame_timeout,
-                 watchdog):
+                 watchdog, ha=True, hd=True):
         check_bridge_params(frame_timeout, watchdog)
         self.cpus, self.devices, self.tlb_entries, self.pa_bits = (cpus, devices,
                                                                    tlb_entries, pa_bits)
+        self.ha, self.hd = ha, hd           # the walkers' hardware AF and dirty updates
         self.mem_base, self.mem_size = memory
         self.frame_timeout, self.watchdog = frame_timeout, watchdog
         members = {
@@ -290,7 +291,8 @@ class HostBridge(wiring.Component):
                         m.d.sync += result.eq(Cat(
                             Const(VERSION, 8), Const(cpus, 8), Const(devices, 8),
                             Const(self.tlb_entries, 8), Const(self.pa_bits, 8),
-                            Const(self.mem_size.bit_length() - 1, 8), Const(0, 16),
+                            Const(self.mem_size.bit_length() - 1, 8),
+                            Const(int(self.ha) | int(self.hd) << 1, 8), Const(0, 8),
                             Const(self.mem_base, 64)))
                         respond(Status.OK, RESULT_BYTES[Command.INFO])
                     with m.Case(Command.RESET):

@@ -9,7 +9,8 @@ Every response payload starts with the 8-byte cycle count.
 """
 import enum
 
-VERSION = 1
+#: INFO's first byte; 2: INFO reports the hardware AF/dirty updates.
+VERSION = 2
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLY = 0x07

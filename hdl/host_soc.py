@@ -48,11 +48,13 @@ class HostSoC(wiring.Component):
         check_window(mem_base, mem_bytes, system_options.get("pa_bits", 40))
         self.system = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                              **system_options)
-        pa_bits = self.system.cpu_mmus[0].walker.pa_bits
+        walker = self.system.cpu_mmus[0].walker
+        pa_bits = walker.pa_bits
         self.memory = StepMemory(base=mem_base, size=mem_bytes, pa_bits=pa_bits)
         self.bridge = HostBridge(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                                  pa_bits=pa_bits, memory=(mem_base, mem_bytes),
-                                 frame_timeout=frame_timeout, watchdog=watchdog)
+                                 frame_timeout=frame_timeout, watchdog=watchdog,
+                                 ha=walker.ha, hd=walker.hd)
         super().__init__()
 
     def elaborate(self, platform):

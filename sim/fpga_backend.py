@@ -12,7 +12,7 @@ with the model's ``mem_*`` at the end of a run (``counter_differences``).
 """
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
-                               COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, Command)
+                               COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, VERSION, Command)
 from sim.host_link import BridgeError, HostLink
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
@@ -31,15 +31,20 @@ def board_info(link):
     """The board's configuration (the INFO command) as a dict."""
     _, r = link.call(Command.INFO)
     return dict(version=r[0], cpus=r[1], devices=r[2], tlb=r[3], pa_bits=r[4],
-                mem_bytes=1 << r[5], mem_base=int.from_bytes(r[8:16], "little"))
+                mem_bytes=1 << r[5], ha=bool(r[6] & 1), hd=bool(r[6] & 2),
+                mem_base=int.from_bytes(r[8:16], "little"))
 
 
 def check_board(info, system):
     """Refuse a scenario the board cannot run, naming what differs: the board is built
     for one system, and its memory must hold the page allocator's frames below 4 GB
     (page tables live there; user pages are never written)."""
+    if info["version"] != VERSION:
+        raise BridgeError(f"the board speaks host protocol version {info['version']}, "
+                          f"this host version {VERSION}: rebuild the bitstream")
+    # The golden model's SystemRef: 40-bit PAs, hardware AF and dirty updates.
     want = dict(cpus=system["cpus"], devices=system["devices"], tlb=system["tlb"],
-                pa_bits=PA_BITS)
+                pa_bits=PA_BITS, ha=True, hd=True)
     wrong = [f"{name} {info[name]} (the scenario needs {value})"
              for name, value in want.items() if info[name] != value]
     if wrong:

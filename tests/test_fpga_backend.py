@@ -2,10 +2,16 @@
 block RAM) in cocotb, driven byte by byte through its UART pins by the same host code
 that drives a board. One build per simulator (the 2-CPU system of the scenario)."""
 import os
+import re
 from pathlib import Path
 
+import pytest
+
+from hdl.host_protocol import VERSION
 from sim.bridge_run import run_bridge_bench
 from sim.cli import main
+from sim.fpga_backend import check_board
+from sim.host_link import BridgeError
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
 
@@ -69,3 +75,23 @@ def test_fpga_cli_errors_are_one_line(capsys, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_board_of_another_system_is_refused_before_anything_runs():
+    """check_board: INFO of the scenario's board passes; a board of another protocol
+    version, system (CPUs, TLB, hardware updates) or too little memory is named."""
+    system = parse_scenario(SCENARIO).system
+    board = dict(version=VERSION, cpus=system["cpus"], devices=system["devices"],
+                 tlb=system["tlb"], pa_bits=40, ha=True, hd=True, mem_bytes=256 << 10,
+                 mem_base=0x100000)
+    check_board(board, system)
+    cases = [
+        (dict(version=VERSION - 1), "protocol version"),
+        (dict(cpus=system["cpus"] + 1), "cpus"),
+        (dict(tlb=4), "tlb 4"),
+        (dict(hd=False), "hd False (the scenario needs True)"),
+        (dict(mem_bytes=64 << 10), "the board has 64 KB"),
+    ]
+    for change, message in cases:
+        with pytest.raises(BridgeError, match=re.escape(message)):
+            check_board({**board, **change}, system)
