@@ -19,7 +19,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fabric import GEN_BITS, MAX_CPUS, FabricOp, FabricRequest
-from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
+from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE,
                             CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
                             RESPONSE_SYNC, RESULT_BYTES, VERSION, Command, Status, crc8)

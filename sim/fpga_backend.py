@@ -13,7 +13,7 @@ with the model's ``mem_*`` at the end of a run (``counter_differences``).
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                                COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, VERSION, Command)
-from sim.host_link import BridgeError, HostLink
+from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.kernel import POOL_BASE
