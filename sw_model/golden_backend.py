@@ -169,15 +169,7 @@ class GoldenBackend(Platform):
         start = self._cycles - 1
         self._until(lambda: mmu.resp is not None, what)
         resp = RESPONSE.unpack(mmu.resp)
-        cycles = self._cycles - start
-        stats = self._stats
-        stats["accesses"] += 1
-        stats["walks"] += cycles > 1          # a hit or an early fault answers at once
-        # A fill writes a new entry object into its slot (an invalidate clears bits only).
-        stats["tlb_fills"] += sum(a is not b for a, b in zip(before, tlb.store))
-        if resp.fault == FaultKind.NONE.value:
-            return Translation(resp.pa, None, 0, cycles)
-        return Translation(None, FaultKind(resp.fault).name, resp.level, cycles)
+        return access_done(self._stats, resp, before, tlb.store, self._cycles - start)
 
     def idle(self, cycles=1):
         if not _is_int(cycles) or cycles < 0:
@@ -312,3 +304,15 @@ def _is_int(value):
 def _check_word(name, value):
     if not _is_int(value) or not 0 <= value < 1 << 64:
         raise ValueError(f"{name} {value!r} is not a 64-bit word")
+
+
+def access_done(stats, resp, before, store, cycles):
+    """Count an access that took ``cycles`` (TLB entries ``before`` it, ``store`` after)
+    and return its Translation."""
+    stats["accesses"] += 1
+    stats["walks"] += cycles > 1          # a hit or an early fault answers at once
+    # A fill writes a new entry object into its slot (an invalidate clears bits only).
+    stats["tlb_fills"] += sum(a is not b for a, b in zip(before, store))
+    if resp.fault == FaultKind.NONE.value:
+        return Translation(resp.pa, None, 0, cycles)
+    return Translation(None, FaultKind(resp.fault).name, resp.level, cycles)

@@ -25,16 +25,15 @@ the cycles idled, with memory answering in the next tick).
 """
 from collections import Counter
 
-from hdl.descriptor import FaultKind
 from hdl.fabric import FabricOp, check_fabric_params
 from hdl.ports import InvalidateOp
 from sim.memory_port import MemoryPort
 
 from .golden_backend import (ACCESS, FABRIC_REQUEST, RESPONSE, GoldenBackend, _check_word,
-                             _is_int)
+                             _is_int, access_done)
 from .memory import SparseMemory
 from .mmu_ref import MMUInputs, MMURef
-from .platform import Platform, Translation, shootdown_targets
+from .platform import Platform, shootdown_targets
 
 
 class _Shootdown:
@@ -159,14 +158,7 @@ class UntimedBackend(Platform):
             if request is not None:            # taken this tick, answered in the next
                 port.accept(ticks - 1, request, 1)
         self._cycles += ticks
-        resp = RESPONSE.unpack(mmu.resp)
-        stats = self._stats
-        stats["accesses"] += 1
-        stats["walks"] += ticks > 1
-        stats["tlb_fills"] += sum(a is not b for a, b in zip(before, tlb.store))
-        if resp.fault == FaultKind.NONE.value:
-            return Translation(resp.pa, None, 0, ticks)
-        return Translation(None, FaultKind(resp.fault).name, resp.level, ticks)
+        return access_done(self._stats, RESPONSE.unpack(mmu.resp), before, tlb.store, ticks)
 
     def idle(self, cycles=1):
         if not _is_int(cycles) or cycles < 0:
