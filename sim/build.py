@@ -1,4 +1,6 @@
 """Verilog generation and cached simulator builds of the bus-wrapped MMU."""
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -91,18 +93,32 @@ def verilator_public_ports(toplevel, ports=BENCH_PORTS):
         f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in ports)
 
 
+@contextlib.contextmanager
+def exclusive(build_dir):
+    """Hold ``build_dir`` for one process: parallel test workers (pytest-xdist) that need
+    the same build wait for the first to make it, then reuse it."""
+    with open(Path(f"{build_dir}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def stage(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
     """The build directory of source ``files`` ({name: text}) built with ``args``, keyed
     by both, with the files written into it (left alone where unchanged, so a build
-    tool sees them as old)."""
-    key = hashlib.sha256("\0".join([*files.values(), *args]).encode()).hexdigest()[:12]
-    build_dir = Path(build_root).resolve() / f"{name}-{key}{suffix}"
-    build_dir.mkdir(parents=True, exist_ok=True)
+    tool sees them as old). Builds that may run in parallel hold ``exclusive`` on it."""
+    path = build_dir_of(files, args, name, build_root, suffix)
+    path.mkdir(parents=True, exist_ok=True)
     for file, content in files.items():
-        path = build_dir / file
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
-    return build_dir
+        target = path / file
+        if not target.exists() or target.read_text() != content:
+            target.write_text(content)
+    return path
+
+
+def build_dir_of(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
+    """Where ``stage`` puts a build of ``files`` with ``args``."""
+    key = hashlib.sha256("\0".join([*files.values(), *args]).encode()).hexdigest()[:12]
+    return Path(build_root).resolve() / f"{name}-{key}{suffix}"
 
 
 def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False,
@@ -116,11 +132,14 @@ def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=Fals
         files[f"{toplevel}.vlt"] = verilator_public_ports(toplevel, ports)
         args = VERILATOR_ARGS
     files[f"{toplevel}.v"] = retrigger_comb_blocks(text) if sim == "icarus" else text
-    build_dir = stage(files, args, f"{sim}-{toplevel}", build_root,
-                      "-waves" if waves else "")
+    label, suffix = f"{sim}-{toplevel}", "-waves" if waves else ""
+    build_root = Path(build_root)
+    build_root.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
-    # always=False: cocotb skips the build when the outputs are newer than the sources.
-    runner.build(sources=[build_dir / name for name in files], hdl_toplevel=toplevel,
-                 build_dir=build_dir, build_args=args, waves=waves, timescale=("1ns", "1ps"),
-                 always=False, log_file=build_dir / "build.log")
+    with exclusive(build_dir_of(files, args, label, build_root, suffix)):
+        build_dir = stage(files, args, label, build_root, suffix)
+        # always=False: cocotb skips the build when the outputs are newer than the sources.
+        runner.build(sources=[build_dir / name for name in files], hdl_toplevel=toplevel,
+                     build_dir=build_dir, build_args=args, waves=waves,
+                     timescale=("1ns", "1ps"), always=False, log_file=build_dir / "build.log")
     return runner, build_dir
