@@ -6,11 +6,18 @@ A request is ``REQUEST_SYNC, command, length, payload[length], crc``; a response
 polynomial x^8 + x^2 + x + 1 (0x07), initial value 0, no reflection, no final XOR
 (CRC-8/SMBUS), over every byte after the sync byte. Multi-byte fields are little-endian.
 Every response payload starts with the 8-byte cycle count.
+
+Request payloads are laid out so that the bridge can keep the last ``MAX_REQUEST`` bytes
+received in a byte-wide shift register and find each field at one place whatever the
+command: a command's payload ends where every other's does, so a field several commands
+share (the PA of READ, WRITE and CAS; the source of TLBI, SHOOTDOWN and DSB) comes last,
+and the same distance from the end in each.
 """
 import enum
 
-#: INFO's first byte; 2: INFO reports the hardware AF/dirty updates.
-VERSION = 2
+#: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
+#: out from their end (shared fields last), 16-bit memory counters.
+VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLY = 0x07
@@ -47,7 +54,7 @@ RESULT_BYTES = {
     Command.INFO: 16, Command.RESET: 0, Command.READ: 8, Command.WRITE: 8, Command.CAS: 8,
     Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 4, Command.SHOOTDOWN_DONE: 1,
     Command.COMPLETED_GEN: 4, Command.SET_IRQS: 0, Command.ACCESS: 12, Command.IDLE: 0,
-    Command.COUNTERS: 16,
+    Command.COUNTERS: 8,
 }
 MAX_REQUEST = max(REQUEST_BYTES.values())
 MAX_RESULT = max(RESULT_BYTES.values())
@@ -65,8 +72,9 @@ class Status(enum.IntEnum):
     STUCK = 8               # the command's wait ran past the watchdog; RESET to go on
 
 
-#: The counters COUNTERS returns, in order (4 bytes each).
+#: The counters COUNTERS returns, in order (``COUNTER_BYTES`` each, wrapping).
 COUNTERS = ("mem_reads", "mem_writes", "mem_cas", "mem_cas_failed")
+COUNTER_BYTES = 2
 
 #: ACCESS agent byte: bit 7 set for a device, the index below it.
 AGENT_DEVICE = 0x80
