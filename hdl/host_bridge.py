@@ -51,6 +51,19 @@ def crc8_next(crc, byte):
     return Cat(Cat(c[i] for i in range(8) if columns[i] >> j & 1).xor() for j in range(8))
 
 
+def below(value, bound):
+    """``value < bound`` for a constant ``bound``, without the carry chain Yosys gives
+    a comparison (on the iCE40 a logic cell a bit): the high bits zero, and for a bound
+    that is not a power of two, the low bits one of the few values below it."""
+    if bound <= 0:
+        return Const(0)
+    high = (bound - 1).bit_length()
+    ok = value[high:] == 0 if high < len(value) else Const(1)
+    if bound & (bound - 1):
+        ok &= Cat(value[:high] == v for v in range(bound)).any()
+    return ok
+
+
 def check_bridge_params(frame_timeout, watchdog):
     for name, value in (("frame_timeout", frame_timeout), ("watchdog", watchdog)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 16:
@@ -210,10 +223,12 @@ class HostBridge(wiring.Component):
         ticket_done = ~recent | ~outstanding
 
         # Argument checks, by command.
-        fabric_ok = ((source <= cpus) & (op < 8) & (fabric(3, 5) < 1 << 36)
-                     & (fabric(8, 5) < 1 << 36) & (flags < 4) & (mask < 1 << cpus))
-        agent_ok = Mux(agent[7], agent[:7] < devices, agent < cpus)
-        pa_ok = (pa[:3] == 0) & (pa < 1 << self.pa_bits)
+        source_ok = below(source, cpus + 1)
+        fabric_ok = (source_ok & below(op, 8) & below(fabric(3, 5), 1 << 36)
+                     & below(fabric(8, 5), 1 << 36) & below(flags, 4)
+                     & below(mask, 1 << cpus))
+        agent_ok = Mux(agent[7], below(agent[:7], devices), below(agent, cpus))
+        pa_ok = (pa[:3] == 0) & below(pa, 1 << self.pa_bits)
         irq_value, irq_cpu = field(Command.SET_IRQS, 0, 1), field(Command.SET_IRQS, 1, 1)
         argument_ok = Signal()
         memory_ok = Signal(init=1)
@@ -227,13 +242,13 @@ class HostBridge(wiring.Component):
                 m.d.comb += argument_ok.eq(fabric_ok & (mask != 0)
                                            & ~(flags & FLAG_DEVICES).any())
             with m.Case(Command.DSB):
-                m.d.comb += argument_ok.eq(source <= cpus)
+                m.d.comb += argument_ok.eq(source_ok)
             with m.Case(Command.SHOOTDOWN_DONE):
                 m.d.comb += argument_ok.eq(issued)
             with m.Case(Command.SET_IRQS):
-                m.d.comb += argument_ok.eq((irq_cpu < cpus) & (irq_value < 2))
+                m.d.comb += argument_ok.eq(below(irq_cpu, cpus) & below(irq_value, 2))
             with m.Case(Command.ACCESS):
-                m.d.comb += argument_ok.eq(agent_ok & (access_flags < 8))
+                m.d.comb += argument_ok.eq(agent_ok & below(access_flags, 8))
             with m.Default():
                 m.d.comb += argument_ok.eq(1)
         known = Signal()
