@@ -18,9 +18,12 @@ The bridge is sized for the iCE40UP5K, where a flip-flop costs a logic cell and 
 that feeds only one flip-flop shares its cell. So one byte-wide shift register,
 ``window``, serves both directions: a request's payload shifts in at its top (payloads
 end at its top whatever their length, so each field has one place and drives the
-system's ports by wiring alone), and the response (cycle count, then result) is loaded
-into it and shifted out at its bottom. One counter, ``timer``, is the frame's
-inter-byte timeout, a command's watchdog, IDLE's count and ACCESS's latency.
+system's ports by wiring alone), and a command's result is loaded into it and shifted
+out at its bottom. Each result has its own place in the window, shared with as few
+others as can be (``RESULT_AT``), so loading it takes few multiplexers; the window is
+shifted down to it before the response goes out. The cycle count follows the result.
+One counter, ``timer``, is the frame's inter-byte timeout, a command's watchdog, IDLE's
+count and ACCESS's latency.
 """
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
@@ -34,7 +37,15 @@ from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE,
 from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
 from .step_memory import COUNTER_BITS, in_window
 
+assert max(Command) < 16, "the bridge decodes a command from its low four bits"
 TICKET_BITS = 32
+#: The window byte where each command's result is loaded: the host memory's word and
+#: ACCESS's answer share bytes 0-7, COMPLETED_GEN and ACCESS's latency 8-11, the
+#: ticket and SHOOTDOWN_DONE's bit 12; the counters have 16-23 to themselves, and INFO's
+#: constants (8-23) cost no multiplexer.
+RESULT_AT = {Command.READ: 0, Command.WRITE: 0, Command.CAS: 0, Command.ACCESS: 0,
+             Command.COMPLETED_GEN: 8, Command.SHOOTDOWN: 12, Command.SHOOTDOWN_DONE: 12,
+             Command.COUNTERS: 16, Command.INFO: 8}
 #: Low bits kept of each outstanding ticket. At most one per source's buffer and one in
 #: flight are outstanding, all among the last 2 + MAX_CPUS issued, so their low bits
 #: tell them apart among the last 2 ** TAG_BITS issued.
@@ -131,18 +142,22 @@ class HostBridge(wiring.Component):
             return window[8 * start:8 * (start + size)]
 
         cmd, length, crc, count = Signal(8), Signal(8), Signal(8), Signal(8)
+        # The commands are 1 to 14: their low four bits tell them apart (and are four
+        # LUT inputs, not eight), once ``known`` has checked the high ones.
+        code = cmd[:4]
         status, result_len = Signal(4), Signal(range(MAX_RESULT + 1))
+        skip = Signal(range(MAX_REQUEST))        # window bytes below the result
         timer = Signal(max(32, self.frame_timeout.bit_length(),
                            (self.watchdog + 1).bit_length()))
-        cycles = Signal(64)
+        cycles = Signal(8 * CYCLES_BYTES)
         m.d.sync += cycles.eq(cycles + self.step)
 
         # The requests, wired from their fields: the payloads are laid out so that READ,
         # WRITE and CAS share the PA and the value, and TLBI, SHOOTDOWN and DSB the source.
         host_req, fab_req, acc_req = Signal(MemRequest), Signal(FabricRequest), Signal(AccessRequest)
         pa = field(Command.READ, 0, 8)
-        m.d.comb += [host_req.addr.eq(pa), host_req.write.eq(cmd == Command.WRITE),
-                     host_req.cas.eq(cmd == Command.CAS),
+        m.d.comb += [host_req.addr.eq(pa), host_req.write.eq(code == Command.WRITE),
+                     host_req.cas.eq(code == Command.CAS),
                      host_req.expected.eq(field(Command.CAS, 0, 8)),
                      host_req.desired.eq(field(Command.WRITE, 0, 8))]
 
@@ -153,8 +168,8 @@ class HostBridge(wiring.Component):
         inv = fab_req.inv
         # A frame starts with the window zeroed, so DSB's request is a SYNC and zeros.
         m.d.comb += [
-            fab_req.kind.eq(Mux(cmd == Command.DSB, FabricOp.SYNC,
-                                Mux(cmd == Command.TLBI, FabricOp.INVALIDATE,
+            fab_req.kind.eq(Mux(code == Command.DSB, FabricOp.SYNC,
+                                Mux(code == Command.TLBI, FabricOp.INVALIDATE,
                                     FabricOp.SHOOTDOWN))),
             inv.op.eq(op), inv.asid.eq(fabric(1, 2)), inv.va.eq(fabric(3, 5)),
             inv.end.eq(fabric(8, 5)),
@@ -232,7 +247,7 @@ class HostBridge(wiring.Component):
         irq_value, irq_cpu = field(Command.SET_IRQS, 0, 1), field(Command.SET_IRQS, 1, 1)
         argument_ok = Signal()
         memory_ok = Signal(init=1)
-        with m.Switch(cmd):
+        with m.Switch(code):
             with m.Case(Command.READ, Command.WRITE, Command.CAS):
                 m.d.comb += [argument_ok.eq(pa_ok),
                              memory_ok.eq(in_window(pa, self.mem_base, self.mem_size))]
@@ -253,30 +268,32 @@ class HostBridge(wiring.Component):
                 m.d.comb += argument_ok.eq(1)
         known = Signal()
         length_ok = Signal()
-        with m.Switch(cmd):
+        with m.Switch(code):
             for command, size in REQUEST_BYTES.items():
                 with m.Case(command):
-                    m.d.comb += [known.eq(1), length_ok.eq(length == size)]
+                    m.d.comb += [known.eq(cmd[4:] == 0), length_ok.eq(length == size)]
 
         # The window: zeroed when a frame starts, a byte shifted in at the top for each
-        # payload byte and out at the bottom for each response byte; the result loaded
-        # above the cycle count when a command ends, the count when the answer starts.
+        # payload byte and out at the bottom for each response byte, and the result
+        # loaded in its place when a command ends.
         clear, shift, shift_in = Signal(), Signal(), Signal(8)
-        result, capture, load_cycles = Signal(8 * MAX_RESULT), Signal(), Signal()
+        result, capture = Signal(len(window)), Signal()
         with m.If(clear):
             m.d.sync += window.eq(0)
         with m.Elif(shift):
             m.d.sync += window.eq(Cat(window[8:], shift_in))
-        with m.Else():
-            with m.If(capture):
-                m.d.sync += window[8 * CYCLES_BYTES:].eq(result)
-            with m.If(load_cycles):
-                m.d.sync += window[:8 * CYCLES_BYTES].eq(cycles)
+        with m.Elif(capture):
+            m.d.sync += window.eq(result)
 
-        def respond(code, value=None, size=0):
-            m.d.sync += [status.eq(code), result_len.eq(size)]
-            if value is not None:
-                m.d.comb += [result.eq(value), capture.eq(1)]
+        def respond(code, command=None, value=None):
+            """Answer ``code``; with ``command``'s result ``value`` if given."""
+            m.d.sync += [status.eq(code), count.eq(0)]
+            if value is None:
+                m.d.sync += result_len.eq(0)
+            else:
+                at = RESULT_AT[command]
+                m.d.comb += [result[8 * at:8 * at + len(value)].eq(value), capture.eq(1)]
+                m.d.sync += [result_len.eq(RESULT_BYTES[command]), skip.eq(at)]
             m.next = "ANSWER"
 
         crc_byte = Signal(8)                     # the byte the CRC takes in this cycle
@@ -332,14 +349,14 @@ class HostBridge(wiring.Component):
                 with m.Else():
                     m.next = "RUN"
             with m.State("RUN"):               # one cycle: set up the command
-                with m.Switch(cmd):
+                with m.Switch(code):
                     with m.Case(Command.INFO):
-                        respond(Status.OK, Cat(
+                        respond(Status.OK, Command.INFO, Cat(
                             Const(VERSION, 8), Const(cpus, 8), Const(devices, 8),
                             Const(self.tlb_entries, 8), Const(self.pa_bits, 8),
                             Const(self.mem_size.bit_length() - 1, 8),
                             Const(int(self.ha) | int(self.hd) << 1, 8), Const(0, 8),
-                            Const(self.mem_base, 64)), RESULT_BYTES[Command.INFO])
+                            Const(self.mem_base, 64)))
                     with m.Case(Command.RESET):
                         m.next = "RESET"
                     with m.Case(Command.READ, Command.WRITE, Command.CAS):
@@ -347,14 +364,13 @@ class HostBridge(wiring.Component):
                         m.next = "READY"
                     with m.Case(Command.TLBI, Command.SHOOTDOWN, Command.DSB):
                         m.d.sync += port.eq(first_src + source)
-                        with m.If(cmd == Command.DSB):
+                        with m.If(code == Command.DSB):
                             m.d.sync += wait_done.eq(1)
                         m.next = "READY"
                     with m.Case(Command.SHOOTDOWN_DONE):
-                        respond(Status.OK, ticket_done, RESULT_BYTES[Command.SHOOTDOWN_DONE])
+                        respond(Status.OK, Command.SHOOTDOWN_DONE, ticket_done)
                     with m.Case(Command.COMPLETED_GEN):
-                        respond(Status.OK, self.completed_gen,
-                                RESULT_BYTES[Command.COMPLETED_GEN])
+                        respond(Status.OK, Command.COMPLETED_GEN, self.completed_gen)
                     with m.Case(Command.SET_IRQS):
                         cpu_bit = Const(1, cpus) << irq_cpu[:3]
                         m.d.sync += self.irq_enable.eq(Mux(
@@ -370,8 +386,7 @@ class HostBridge(wiring.Component):
                     with m.Case(Command.IDLE):
                         m.next = "IDLE"
                     with m.Case(Command.COUNTERS):
-                        respond(Status.OK, Cat(*self.mem_counters),
-                                RESULT_BYTES[Command.COUNTERS])
+                        respond(Status.OK, Command.COUNTERS, Cat(*self.mem_counters))
             with m.State("RESET"):
                 m.d.comb += [self.reset.eq(1), self.step.eq(1), self.mem_clear.eq(1)]
                 m.next = "CLEARING"
@@ -398,7 +413,7 @@ class HostBridge(wiring.Component):
                 m.d.comb += [offer.eq(1), self.step.eq(1)]
                 # From here the timer counts the cycles since the offer: the latency.
                 m.d.sync += timer.eq(1)
-                with m.If(cmd == Command.SHOOTDOWN):
+                with m.If(code == Command.SHOOTDOWN):
                     m.d.sync += buffered_tag[source_index].eq(ticket_next[:TAG_BITS])
                     m.next = "REGISTER"
                 with m.Else():
@@ -406,18 +421,18 @@ class HostBridge(wiring.Component):
             with m.State("REGISTER"):         # after the offer's step has been tracked
                 m.d.comb += registered.eq(Const(1, 1 + cpus) << source_index)
                 m.d.sync += ticket_next.eq(ticket_next + 1)
-                respond(Status.OK, ticket_next, RESULT_BYTES[Command.SHOOTDOWN])
+                respond(Status.OK, Command.SHOOTDOWN, ticket_next)
             with m.State("DONE"):             # step until it is answered
                 with m.If(~wait_done | port_done):
-                    with m.Switch(cmd):
+                    with m.Switch(code):
                         with m.Case(Command.READ, Command.WRITE, Command.CAS):
-                            respond(Status.OK, self.host_mem_resp.payload.data, 8)
+                            respond(Status.OK, Command.READ, self.host_mem_resp.payload.data)
                         with m.Case(Command.ACCESS):
                             fault, level = Signal(8), Signal(8)
                             m.d.comb += [fault.eq(access_resp.fault),
                                          level.eq(access_resp.level)]
-                            respond(Status.OK, Cat(access_resp.pa, fault, level, timer[:32]),
-                                    RESULT_BYTES[Command.ACCESS])
+                            respond(Status.OK, Command.ACCESS,
+                                    Cat(access_resp.pa, fault, level, timer[:32]))
                         with m.Default():
                             respond(Status.OK)
                 with m.Elif(timer == self.watchdog + 1):
@@ -425,26 +440,37 @@ class HostBridge(wiring.Component):
                 with m.Else():
                     m.d.comb += self.step.eq(1)
                     m.d.sync += timer.eq(timer + 1)
-            with m.State("ANSWER"):
-                # Nothing steps the system while answering, so ``cycles`` holds still.
-                m.d.comb += load_cycles.eq(1)
-                m.d.sync += count.eq(0)
-                m.next = "SEND_SYNC"
-            header = [("SEND_SYNC", RESPONSE_SYNC, "SEND_STATUS"),
-                      ("SEND_STATUS", status, "SEND_COMMAND"),
-                      ("SEND_COMMAND", cmd, "SEND_LENGTH"),
-                      ("SEND_LENGTH", CYCLES_BYTES + result_len, "SEND_PAYLOAD"),
-                      ("SEND_PAYLOAD", window[:8], "SEND_CRC"),
-                      ("SEND_CRC", crc, "SYNC")]
-            for state, value, after in header:
+            with m.State("ANSWER"):           # shift the window down to the result
+                with m.If(count == skip):
+                    m.d.sync += count.eq(0)
+                    m.next = "SEND_SYNC"
+                with m.Else():
+                    m.d.comb += shift.eq(1)
+                    m.d.sync += count.eq(count + 1)
+            # Nothing steps the system while answering, so ``cycles`` holds still.
+            cycles_byte = cycles.word_select(count[:(CYCLES_BYTES - 1).bit_length()], 8)
+            sends = [("SEND_SYNC", RESPONSE_SYNC), ("SEND_STATUS", status),
+                     ("SEND_COMMAND", cmd), ("SEND_LENGTH", result_len + CYCLES_BYTES),
+                     ("SEND_RESULT", window[:8]), ("SEND_CYCLES", cycles_byte),
+                     ("SEND_CRC", crc), ("SYNC", None)]
+            for (state, value), (after, _) in zip(sends, sends[1:]):
                 with m.State(state):
                     m.d.comb += [tx.valid.eq(1), tx.payload.eq(value), crc_byte.eq(value)]
                     with m.If(tx.ready):
                         m.d.sync += crc.eq(0 if state == "SEND_SYNC" else crc_next)
                         m.next = after
-                        if state == "SEND_PAYLOAD":
+                        if state == "SEND_LENGTH":
+                            with m.If(result_len == 0):
+                                m.next = "SEND_CYCLES"
+                        elif state == "SEND_RESULT":
                             m.d.comb += shift.eq(1)
                             m.d.sync += count.eq(count + 1)
-                            with m.If(count + 1 != CYCLES_BYTES + result_len):
+                            with m.If(count + 1 != result_len):
+                                m.next = state
+                            with m.Else():
+                                m.d.sync += count.eq(0)
+                        elif state == "SEND_CYCLES":
+                            m.d.sync += count.eq(count + 1)
+                            with m.If(count != CYCLES_BYTES - 1):
                                 m.next = state
         return m

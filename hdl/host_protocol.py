@@ -5,7 +5,7 @@ A request is ``REQUEST_SYNC, command, length, payload[length], crc``; a response
 ``RESPONSE_SYNC, status, command, length, payload[length], crc``. The CRC is CRC-8 with
 polynomial x^8 + x^2 + x + 1 (0x07), initial value 0, no reflection, no final XOR
 (CRC-8/SMBUS), over every byte after the sync byte. Multi-byte fields are little-endian.
-Every response payload starts with the 8-byte cycle count.
+Every response payload ends with the cycle count (its low 32 bits).
 
 Request payloads are laid out so that the bridge can keep the last ``MAX_REQUEST`` bytes
 received in a byte-wide shift register and find each field at one place whatever the
@@ -16,13 +16,14 @@ and the same distance from the end in each.
 import enum
 
 #: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
-#: out from their end (shared fields last), 16-bit memory counters.
+#: out from their end (shared fields last), a 32-bit cycle count after the result,
+#: 16-bit memory counters.
 VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLY = 0x07
-#: Bytes of a response payload before the command's own result: the cycle count.
-CYCLES_BYTES = 8
+#: Bytes of a response payload after the command's own result: the cycle count.
+CYCLES_BYTES = 4
 
 
 class Command(enum.IntEnum):
@@ -49,7 +50,7 @@ REQUEST_BYTES = {
     Command.COMPLETED_GEN: 0, Command.SET_IRQS: 2, Command.ACCESS: 18, Command.IDLE: 4,
     Command.COUNTERS: 0,
 }
-#: Result bytes after the cycle count in an OK response.
+#: Result bytes before the cycle count in an OK response.
 RESULT_BYTES = {
     Command.INFO: 16, Command.RESET: 0, Command.READ: 8, Command.WRITE: 8, Command.CAS: 8,
     Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 4, Command.SHOOTDOWN_DONE: 1,

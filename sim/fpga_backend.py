@@ -4,16 +4,16 @@ it.
 
 Each Platform call runs on the model first (so a bad argument, or a call that can never
 complete, is refused before anything is sent), then as one command on the board; the
-board's result and its cycle count after the command must equal the model's, or the
-call raises ``Divergence``. The bridge runs the system's clock only inside a command,
-exactly as the model runs it (hdl/host_bridge.py), so the cycle counts agree to the
-cycle. The board's memory counters are in ``stats`` as ``board_mem_*``, for comparing
+board's result and its cycle count after the command (32 bits: the model's modulo 2^32)
+must equal the model's, or the call raises ``Divergence``. The bridge runs the system's
+clock only inside a command, exactly as the model runs it (hdl/host_bridge.py), so the
+cycle counts agree to the cycle. The board's memory counters are in ``stats`` as ``board_mem_*``, for comparing
 with the model's ``mem_*`` at the end of a run (``counter_differences``).
 """
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
-                               COUNTER_BYTES, COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, VERSION,
-                               Command)
+                               COUNTER_BYTES, COUNTERS, CYCLES_BYTES, FLAG_DEVICES,
+                               FLAG_GEN_VALID, VERSION, Command)
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
@@ -26,6 +26,8 @@ PA_BITS = 40
 #: The most cycles one IDLE command runs (its count is 32 bits).
 MAX_IDLE = (1 << 32) - 1
 COUNTER_MASK = (1 << 8 * COUNTER_BYTES) - 1
+#: The board's cycle count is the model's modulo this.
+CYCLE_MASK = (1 << 8 * CYCLES_BYTES) - 1
 
 
 def board_info(link):
@@ -170,7 +172,7 @@ class FPGABackend(GoldenBackend):
         """Run ``command`` on the board; its result bytes, once its cycle count is the
         model's."""
         board_cycles, result = self._link.call(command, payload)
-        self._compare([(f"cycles after {what}", self._cycles, board_cycles)])
+        self._compare([(f"cycles after {what}", self._cycles & CYCLE_MASK, board_cycles)])
         return result
 
     def _compare(self, checks):

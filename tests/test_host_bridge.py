@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from hdl.host_bridge import HostBridge, crc8_next
-from hdl.host_protocol import RESPONSE_SYNC, Command, Status, crc8
+from hdl.host_protocol import CYCLES_BYTES, RESPONSE_SYNC, Command, Status, crc8
 from hdl.host_soc import HostSoC
 from hdl.step_memory import StepMemory
 from hdl.uart import UARTReceiver, UARTTransmitter, uart_divisor
@@ -123,17 +123,17 @@ def response(status, command, payload):
 
 
 def test_host_link_frames_and_refuses_bad_answers():
-    cycles = (1234).to_bytes(8, "little")
-    link = HostLink(FakeTransport(response(0, Command.READ, cycles + bytes(range(8)))))
+    cycles = (1234).to_bytes(CYCLES_BYTES, "little")
+    link = HostLink(FakeTransport(response(0, Command.READ, bytes(range(8)) + cycles)))
     assert link.call(Command.READ, bytes(8)) == (1234, bytes(range(8)))
     assert link.transport.sent == bytes([0xA5, 3, 8, *bytes(8), crc8(bytes([3, 8, *bytes(8)]))])
     cases = [
         (b"", "no answer from the board"),
-        (b"\x00" + response(0, Command.READ, cycles + bytes(8))[1:], "starts with 0x00"),
-        (response(0, Command.READ, cycles + bytes(8))[:-1] + b"\x00", "CRC does not match"),
+        (b"\x00" + response(0, Command.READ, bytes(8) + cycles)[1:], "starts with 0x00"),
+        (response(0, Command.READ, bytes(8) + cycles)[:-1] + b"\x00", "CRC does not match"),
         (response(0, Command.IDLE, cycles), "answered IDLE to READ"),
         (response(0, Command.READ, cycles), "has 0 result bytes, not 8"),
-        (response(0, Command.READ, b"12"), "fewer than the 8 of the cycle count"),
+        (response(0, Command.READ, b"1"), f"fewer than the {CYCLES_BYTES} of the cycle count"),
     ]
     for answer, message in cases:
         with pytest.raises(BridgeError, match=message):
