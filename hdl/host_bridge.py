@@ -33,23 +33,20 @@ from .fabric import GEN_BITS, MAX_CPUS, FabricOp, FabricRequest
 from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE,
                             CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
-                            RESPONSE_SYNC, RESULT_BYTES, VERSION, Command, Status, crc8)
+                            RESPONSE_SYNC, RESULT_BYTES, TICKET_BITS, VERSION, Command,
+                            Status, crc8)
 from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
 from .step_memory import COUNTER_BITS, in_window
 
 assert max(Command) < 16, "the bridge decodes a command from its low four bits"
-TICKET_BITS = 32
+assert 1 << TICKET_BITS > 2 + MAX_CPUS, "outstanding tickets must have distinct numbers"
 #: The window byte where each command's result is loaded: the host memory's word and
-#: ACCESS's answer share bytes 0-7, COMPLETED_GEN and ACCESS's latency 8-11, the
-#: ticket and SHOOTDOWN_DONE's bit 12; the counters have 16-23 to themselves, and INFO's
-#: constants (8-23) cost no multiplexer.
+#: ACCESS's answer share bytes 0-7, the ticket and SHOOTDOWN_DONE's bit share byte 8
+#: with ACCESS's latency (8-11), and COMPLETED_GEN (12-15) and the counters (16-23) have
+#: theirs to themselves; INFO's constants (8-23) cost no multiplexer.
 RESULT_AT = {Command.READ: 0, Command.WRITE: 0, Command.CAS: 0, Command.ACCESS: 0,
-             Command.COMPLETED_GEN: 8, Command.SHOOTDOWN: 12, Command.SHOOTDOWN_DONE: 12,
+             Command.SHOOTDOWN: 8, Command.SHOOTDOWN_DONE: 8, Command.COMPLETED_GEN: 12,
              Command.COUNTERS: 16, Command.INFO: 8}
-#: Low bits kept of each outstanding ticket. At most one per source's buffer and one in
-#: flight are outstanding, all among the last 2 + MAX_CPUS issued, so their low bits
-#: tell them apart among the last 2 ** TAG_BITS issued.
-TAG_BITS = (2 + MAX_CPUS).bit_length()
 
 
 def crc8_next(crc, byte):
@@ -211,10 +208,11 @@ class HostBridge(wiring.Component):
         # step, a buffered ticket whose source is ready again went into flight, and the
         # one in flight is done once no CPU is left to acknowledge it.
         ticket_next = Signal(TICKET_BITS)
+        wrapped = Signal()                       # every number issued since RESET
         buffered = Signal(1 + cpus)
-        buffered_tag = Array(Signal(TAG_BITS, name=f"buffered_tag{i}")
-                             for i in range(1 + cpus))
-        flight, flight_tag = Signal(), Signal(TAG_BITS)
+        buffered_ticket = Array(Signal(TICKET_BITS, name=f"buffered_ticket{i}")
+                                for i in range(1 + cpus))
+        flight, flight_ticket = Signal(), Signal(TICKET_BITS)
         stepped = Signal()
         m.d.sync += stepped.eq(self.step)
         src_ready = Cat(s.ready for s in self.src)
@@ -225,17 +223,14 @@ class HostBridge(wiring.Component):
             m.d.comb += moved.eq(took & -took)
             for i in range(1 + cpus):
                 with m.If(moved[i]):
-                    m.d.sync += flight_tag.eq(buffered_tag[i])
+                    m.d.sync += flight_ticket.eq(buffered_ticket[i])
             m.d.sync += flight.eq((flight | moved.any()) & (self.sd_wait != 0))
         m.d.sync += buffered.eq(buffered & ~moved | registered)
-        asked = field(Command.SHOOTDOWN_DONE, 0, 4)
-        behind = Signal(TICKET_BITS + 1)         # ticket_next - 1 - asked; bit 32: >= 0
-        m.d.comb += behind.eq(ticket_next + ~asked)
-        issued, recent = behind[TICKET_BITS], behind[TAG_BITS:TICKET_BITS] == 0
-        tag = asked[:TAG_BITS]
-        outstanding = (flight & (flight_tag == tag)) | Cat(
-            buffered[i] & (buffered_tag[i] == tag) for i in range(1 + cpus)).any()
-        ticket_done = ~recent | ~outstanding
+        asked = field(Command.SHOOTDOWN_DONE, 0, 1)
+        issued = below(asked, 1 << TICKET_BITS) & (wrapped | (asked < ticket_next))
+        ticket = asked[:TICKET_BITS]
+        outstanding = (flight & (flight_ticket == ticket)) | Cat(
+            buffered[i] & (buffered_ticket[i] == ticket) for i in range(1 + cpus)).any()
 
         # Argument checks, by command.
         source_ok = below(source, cpus + 1)
@@ -368,7 +363,7 @@ class HostBridge(wiring.Component):
                             m.d.sync += wait_done.eq(1)
                         m.next = "READY"
                     with m.Case(Command.SHOOTDOWN_DONE):
-                        respond(Status.OK, Command.SHOOTDOWN_DONE, ticket_done)
+                        respond(Status.OK, Command.SHOOTDOWN_DONE, ~outstanding)
                     with m.Case(Command.COMPLETED_GEN):
                         respond(Status.OK, Command.COMPLETED_GEN, self.completed_gen)
                     with m.Case(Command.SET_IRQS):
@@ -392,8 +387,9 @@ class HostBridge(wiring.Component):
                 m.next = "CLEARING"
             with m.State("CLEARING"):
                 with m.If(~self.mem_clearing):
-                    m.d.sync += [cycles.eq(0), ticket_next.eq(0), buffered.eq(0),
-                                 flight.eq(0), self.irq_enable.eq((1 << cpus) - 1)]
+                    m.d.sync += [cycles.eq(0), ticket_next.eq(0), wrapped.eq(0),
+                                 buffered.eq(0), flight.eq(0),
+                                 self.irq_enable.eq((1 << cpus) - 1)]
                     respond(Status.OK)
             with m.State("IDLE"):              # step until the timer reaches the count
                 with m.If(timer == field(Command.IDLE, 0, 4)):
@@ -414,13 +410,14 @@ class HostBridge(wiring.Component):
                 # From here the timer counts the cycles since the offer: the latency.
                 m.d.sync += timer.eq(1)
                 with m.If(code == Command.SHOOTDOWN):
-                    m.d.sync += buffered_tag[source_index].eq(ticket_next[:TAG_BITS])
+                    m.d.sync += buffered_ticket[source_index].eq(ticket_next)
                     m.next = "REGISTER"
                 with m.Else():
                     m.next = "DONE"
             with m.State("REGISTER"):         # after the offer's step has been tracked
                 m.d.comb += registered.eq(Const(1, 1 + cpus) << source_index)
-                m.d.sync += ticket_next.eq(ticket_next + 1)
+                m.d.sync += [ticket_next.eq(ticket_next + 1),
+                             wrapped.eq(wrapped | ticket_next.all())]
                 respond(Status.OK, Command.SHOOTDOWN, ticket_next)
             with m.State("DONE"):             # step until it is answered
                 with m.If(~wait_done | port_done):

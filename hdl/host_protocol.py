@@ -17,7 +17,7 @@ import enum
 
 #: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
 #: out from their end (shared fields last), a 32-bit cycle count after the result,
-#: 16-bit memory counters.
+#: 16-bit memory counters, tickets modulo 16.
 VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
@@ -46,14 +46,14 @@ class Command(enum.IntEnum):
 #: Request payload bytes of each command (a frame with another length is BAD_LENGTH).
 REQUEST_BYTES = {
     Command.INFO: 0, Command.RESET: 0, Command.READ: 8, Command.WRITE: 16, Command.CAS: 24,
-    Command.TLBI: 20, Command.DSB: 1, Command.SHOOTDOWN: 20, Command.SHOOTDOWN_DONE: 4,
+    Command.TLBI: 20, Command.DSB: 1, Command.SHOOTDOWN: 20, Command.SHOOTDOWN_DONE: 1,
     Command.COMPLETED_GEN: 0, Command.SET_IRQS: 2, Command.ACCESS: 18, Command.IDLE: 4,
     Command.COUNTERS: 0,
 }
 #: Result bytes before the cycle count in an OK response.
 RESULT_BYTES = {
     Command.INFO: 16, Command.RESET: 0, Command.READ: 8, Command.WRITE: 8, Command.CAS: 8,
-    Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 4, Command.SHOOTDOWN_DONE: 1,
+    Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 1, Command.SHOOTDOWN_DONE: 1,
     Command.COMPLETED_GEN: 4, Command.SET_IRQS: 0, Command.ACCESS: 12, Command.IDLE: 0,
     Command.COUNTERS: 8,
 }
@@ -72,6 +72,12 @@ class Status(enum.IntEnum):
     FRAMING = 7             # a UART framing error (low stop bit) inside a frame
     STUCK = 8               # the command's wait ran past the watchdog; RESET to go on
 
+
+#: Shootdown tickets are numbered modulo 2 ** TICKET_BITS. At most one per fabric
+#: source's buffer (the host's and each CPU's) and one in flight are outstanding, all
+#: among the last few issued, so among the last 2 ** TICKET_BITS a number names one
+#: ticket, and an older ticket is done.
+TICKET_BITS = 4
 
 #: The counters COUNTERS returns, in order (``COUNTER_BYTES`` each, wrapping).
 COUNTERS = ("mem_reads", "mem_writes", "mem_cas", "mem_cas_failed")

@@ -13,7 +13,7 @@ with the model's ``mem_*`` at the end of a run (``counter_differences``).
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                                COUNTER_BYTES, COUNTERS, CYCLES_BYTES, FLAG_DEVICES,
-                               FLAG_GEN_VALID, VERSION, Command)
+                               FLAG_GEN_VALID, TICKET_BITS, VERSION, Command)
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
@@ -28,6 +28,8 @@ MAX_IDLE = (1 << 32) - 1
 COUNTER_MASK = (1 << 8 * COUNTER_BYTES) - 1
 #: The board's cycle count is the model's modulo this.
 CYCLE_MASK = (1 << 8 * CYCLES_BYTES) - 1
+#: The board numbers shootdown tickets modulo this.
+TICKETS = 1 << TICKET_BITS
 
 
 def board_info(link):
@@ -126,13 +128,17 @@ class FPGABackend(GoldenBackend):
         mask = sum(1 << c for c in set(cpus))
         got = self._board("shootdown", Command.SHOOTDOWN,
                           self._fabric_payload(source, inv, gen, mask))
-        self._compare([("shootdown ticket", ticket, _int(got))])
+        self._compare([("shootdown ticket", ticket % TICKETS, got[0])])
         return ticket
 
     def shootdown_done(self, ticket):
         done = super().shootdown_done(ticket)
-        got = self._board("shootdown_done", Command.SHOOTDOWN_DONE, _le(ticket, 4))
-        self._compare([("shootdown done", int(done), got[0])])
+        # A ticket older than the last TICKETS issued cannot be outstanding, on the
+        # board or in the model, and the board's number for it names a newer one.
+        if self._next_ticket - ticket <= TICKETS:
+            got = self._board("shootdown_done", Command.SHOOTDOWN_DONE,
+                              bytes([ticket % TICKETS]))
+            self._compare([("shootdown done", int(done), got[0])])
         return done
 
     def completed_gen(self):

@@ -33,7 +33,7 @@ def bad_frames(link, transport, cpus):
         ("misaligned address", request_frame(Command.READ, (0x10_0004).to_bytes(8, "little"))),
         ("address outside memory", request_frame(Command.READ, bytes(8))),
         ("empty shootdown", request_frame(Command.SHOOTDOWN, bytes(20))),
-        ("unknown ticket", request_frame(Command.SHOOTDOWN_DONE, bytes(4))),
+        ("unknown ticket", request_frame(Command.SHOOTDOWN_DONE, bytes(1))),
         ("unfinished frame", bytes([REQUEST_SYNC, Command.READ, 8, 1, 2])),
         ("framing error", None),
         ("noise before a frame", b"\x00\x13\xff" + request_frame(Command.INFO)),
