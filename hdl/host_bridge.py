@@ -144,6 +144,7 @@ class HostBridge(wiring.Component):
         code = cmd[:4]
         status, result_len = Signal(4), Signal(range(MAX_RESULT + 1))
         skip = Signal(range(MAX_REQUEST))        # window bytes below the result
+        # IDLE's count and ACCESS's latency are 32 bits.
         timer = Signal(max(32, self.frame_timeout.bit_length(),
                            (self.watchdog + 1).bit_length()))
         cycles = Signal(8 * CYCLES_BYTES)
@@ -151,7 +152,8 @@ class HostBridge(wiring.Component):
 
         # The requests, wired from their fields: the payloads are laid out so that READ,
         # WRITE and CAS share the PA and the value, and TLBI, SHOOTDOWN and DSB the source.
-        host_req, fab_req, acc_req = Signal(MemRequest), Signal(FabricRequest), Signal(AccessRequest)
+        host_req, fab_req = Signal(MemRequest), Signal(FabricRequest)
+        acc_req = Signal(AccessRequest)
         pa = field(Command.READ, 0, 8)
         m.d.comb += [host_req.addr.eq(pa), host_req.write.eq(code == Command.WRITE),
                      host_req.cas.eq(code == Command.CAS),
@@ -423,7 +425,8 @@ class HostBridge(wiring.Component):
                 with m.If(~wait_done | port_done):
                     with m.Switch(code):
                         with m.Case(Command.READ, Command.WRITE, Command.CAS):
-                            respond(Status.OK, Command.READ, self.host_mem_resp.payload.data)
+                            respond(Status.OK, Command.READ,
+                                    self.host_mem_resp.payload.data)
                         with m.Case(Command.ACCESS):
                             fault, level = Signal(8), Signal(8)
                             m.d.comb += [fault.eq(access_resp.fault),

@@ -91,7 +91,8 @@ class StepMemory(wiring.Component):
                                         attrs={"no_rw_check": 1})
         rd, wr = ram.read_port(), ram.write_port()
         m.submodules.operands = operands = Memory(
-            shape=Operands, depth=2, init=[], attrs={"no_rw_check": 1, "ram_style": "block"})
+            shape=Operands, depth=2, init=[],
+            attrs={"no_rw_check": 1, "ram_style": "block"})
         operands_rd, operands_wr = operands.read_port(), operands.write_port()
         # Row 1 while clearing (also the write's address, though nothing writes then: a
         # constant address would have Yosys make the RAM flip-flops).
@@ -125,7 +126,8 @@ class StepMemory(wiring.Component):
             m.d.comb += wr.en.eq(performing & inside & (write | cas & ~failed))
             with m.If(self.req.valid):
                 m.d.sync += [word.eq(self.word(self.req.payload.addr)),
-                             inside.eq(in_window(self.req.payload.addr, self.base, self.size)),
+                             inside.eq(in_window(self.req.payload.addr, self.base,
+                                                 self.size)),
                              write.eq(self.req.payload.write), cas.eq(self.req.payload.cas)]
             m.d.sync += [taken.eq(self.req.valid), performing.eq(taken)]
             with m.If(performing):

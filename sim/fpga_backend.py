@@ -7,8 +7,9 @@ complete, is refused before anything is sent), then as one command on the board;
 board's result and its cycle count after the command (32 bits: the model's modulo 2^32)
 must equal the model's, or the call raises ``Divergence``. The bridge runs the system's
 clock only inside a command, exactly as the model runs it (hdl/host_bridge.py), so the
-cycle counts agree to the cycle. The board's memory counters are in ``stats`` as ``board_mem_*``, for comparing
-with the model's ``mem_*`` at the end of a run (``counter_differences``).
+cycle counts agree to the cycle. The board's memory counters are in ``stats`` as
+``board_mem_*``, for comparing with the model's ``mem_*`` at the end of a run
+(``counter_differences``).
 """
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
@@ -111,7 +112,8 @@ class FPGABackend(GoldenBackend):
 
     def cas(self, pa, expected, desired):
         old = super().cas(pa, expected, desired)
-        got = self._board("cas", Command.CAS, _le(expected, 8) + _le(desired, 8) + _le(pa, 8))
+        got = self._board("cas", Command.CAS,
+                          _le(expected, 8) + _le(desired, 8) + _le(pa, 8))
         self._compare([("cas old value", old, _int(got))])
         return old
 

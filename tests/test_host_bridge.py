@@ -133,7 +133,8 @@ def test_host_link_frames_and_refuses_bad_answers():
         (response(0, Command.READ, bytes(8) + cycles)[:-1] + b"\x00", "CRC does not match"),
         (response(0, Command.IDLE, cycles), "answered IDLE to READ"),
         (response(0, Command.READ, cycles), "has 0 result bytes, not 8"),
-        (response(0, Command.READ, b"1"), f"fewer than the {CYCLES_BYTES} of the cycle count"),
+        (response(0, Command.READ, b"1"),
+         f"fewer than the {CYCLES_BYTES} of the cycle count"),
     ]
     for answer, message in cases:
         with pytest.raises(BridgeError, match=message):
