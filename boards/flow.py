@@ -46,6 +46,14 @@ BEL_NAMES = {
     "TRELLIS_IO": "I/O pins",
 }
 NAME = "top"
+#: Yosys commands after reading the design. A memory marked ``no_rw_check`` (the board
+#: memory's, ``hdl/step_memory.py``) does not care what a read meeting a write returns,
+#: but Yosys reads the mark only when it merges a read's register into the RAM, and
+#: Amaranth's RTLIL has the read ports registered already: without this, Yosys keeps
+#: each read's old data in flip-flops, a flip-flop and a LUT a bit. (Those memories have
+#: one read and one write port: one bit of mask.)
+AFTER_READ = (f"hierarchy -top {NAME}; proc; memory_collect; "
+              "setparam -set RD_COLLISION_X_MASK 1'1 t:$mem_v2 a:no_rw_check %i")
 #: amaranth's BuildPlan.extract changes the process's directory while it writes, so two
 #: builds side by side (tests/test_boards.py) must not extract at the same time.
 EXTRACTING = threading.Lock()
@@ -162,7 +170,7 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
 
     build_dir = Path(build_root) / "boards" / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}"
     plan = platform.prepare(
-        BoardTop(soc, pll, board.led), NAME,
+        BoardTop(soc, pll, board.led), NAME, script_after_read=AFTER_READ,
         script_after_synth="tee -q -o stat.json stat -json",
         # Timing is reported, not enforced: a miss still gives a bitstream and its Fmax.
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed),

@@ -5,17 +5,25 @@ A request is ``REQUEST_SYNC, command, length, payload[length], crc``; a response
 ``RESPONSE_SYNC, status, command, length, payload[length], crc``. The CRC is CRC-8 with
 polynomial x^8 + x^2 + x + 1 (0x07), initial value 0, no reflection, no final XOR
 (CRC-8/SMBUS), over every byte after the sync byte. Multi-byte fields are little-endian.
-Every response payload starts with the 8-byte cycle count.
+Every response payload ends with the cycle count (its low 32 bits).
+
+Request payloads are laid out so that the bridge can keep the last ``MAX_REQUEST`` bytes
+received in a byte-wide shift register and find each field at one place whatever the
+command: a command's payload ends where every other's does, so a field several commands
+share (the PA of READ, WRITE and CAS; the source of TLBI, SHOOTDOWN and DSB) comes last,
+and the same distance from the end in each.
 """
 import enum
 
-#: INFO's first byte; 2: INFO reports the hardware AF/dirty updates.
-VERSION = 2
+#: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
+#: out from their end (shared fields last), a 32-bit cycle count after the result,
+#: 16-bit memory counters, tickets modulo 16.
+VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLY = 0x07
-#: Bytes of a response payload before the command's own result: the cycle count.
-CYCLES_BYTES = 8
+#: Bytes of a response payload after the command's own result: the cycle count.
+CYCLES_BYTES = 4
 
 
 class Command(enum.IntEnum):
@@ -38,16 +46,16 @@ class Command(enum.IntEnum):
 #: Request payload bytes of each command (a frame with another length is BAD_LENGTH).
 REQUEST_BYTES = {
     Command.INFO: 0, Command.RESET: 0, Command.READ: 8, Command.WRITE: 16, Command.CAS: 24,
-    Command.TLBI: 20, Command.DSB: 1, Command.SHOOTDOWN: 20, Command.SHOOTDOWN_DONE: 4,
+    Command.TLBI: 20, Command.DSB: 1, Command.SHOOTDOWN: 20, Command.SHOOTDOWN_DONE: 1,
     Command.COMPLETED_GEN: 0, Command.SET_IRQS: 2, Command.ACCESS: 18, Command.IDLE: 4,
     Command.COUNTERS: 0,
 }
-#: Result bytes after the cycle count in an OK response.
+#: Result bytes before the cycle count in an OK response.
 RESULT_BYTES = {
     Command.INFO: 16, Command.RESET: 0, Command.READ: 8, Command.WRITE: 8, Command.CAS: 8,
-    Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 4, Command.SHOOTDOWN_DONE: 1,
+    Command.TLBI: 0, Command.DSB: 0, Command.SHOOTDOWN: 1, Command.SHOOTDOWN_DONE: 1,
     Command.COMPLETED_GEN: 4, Command.SET_IRQS: 0, Command.ACCESS: 12, Command.IDLE: 0,
-    Command.COUNTERS: 16,
+    Command.COUNTERS: 8,
 }
 MAX_REQUEST = max(REQUEST_BYTES.values())
 MAX_RESULT = max(RESULT_BYTES.values())
@@ -65,8 +73,15 @@ class Status(enum.IntEnum):
     STUCK = 8               # the command's wait ran past the watchdog; RESET to go on
 
 
-#: The counters COUNTERS returns, in order (4 bytes each).
+#: Shootdown tickets are numbered modulo 2 ** TICKET_BITS. At most one per fabric
+#: source's buffer (the host's and each CPU's) and one in flight are outstanding, all
+#: among the last few issued, so among the last 2 ** TICKET_BITS a number names one
+#: ticket, and an older ticket is done.
+TICKET_BITS = 4
+
+#: The counters COUNTERS returns, in order (``COUNTER_BYTES`` each, wrapping).
 COUNTERS = ("mem_reads", "mem_writes", "mem_cas", "mem_cas_failed")
+COUNTER_BYTES = 2
 
 #: ACCESS agent byte: bit 7 set for a device, the index below it.
 AGENT_DEVICE = 0x80

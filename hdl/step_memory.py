@@ -10,20 +10,23 @@ one request is in flight at a time) and a write, or a CAS whose old word equals
 what the model's sparse memory does for addresses nothing stores to (the host bridge
 refuses host stores outside the window).
 
-Clearing the memory (the host's RESET) takes a cycle per 64 words, not one per word: a
-second, narrow RAM holds a written bit for each word, a word whose bit is clear reads as
-zero, and clearing zeroes only those bits.
+The request's two 64-bit operands (``expected``, ``desired``) wait for step c + 2 in a
+second block RAM, not in flip-flops (on the iCE40UP5K a flip-flop costs a logic cell, a
+block RAM nothing of them). Its row 1 is never written, so it reads zero: clearing the
+memory (the host's RESET) writes what it reads there into every word, a word a cycle.
 """
-from amaranth.hdl import Const, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .host_protocol import COUNTER_BYTES
 from .ports import MemRequest, MemResponse
 
-COUNTER_BITS = 32
-#: Written bits per row of the written-bits RAM: the words one clear cycle clears.
-WRITTEN_ROW = 64
+#: The counters wrap as the host protocol's COUNTERS gives them.
+COUNTER_BITS = 8 * COUNTER_BYTES
+#: A request's operands, kept in a block RAM from when it is taken until it is performed.
+Operands = data.StructLayout({"expected": 64, "desired": 64})
 
 
 def check_window(base, size, pa_bits):
@@ -52,15 +55,13 @@ def in_window(addr, base, size):
 class StepMemory(wiring.Component):
     """``req``/``resp``: the system's memory channel; ``step``: the system's clock
     enable; ``clear``: a pulse that zeroes every word, the pipeline and the counters
-    (``clearing`` is high until done, one cycle per 64 words); the counters count what
-    memory performed, as the model's ``mem_reads``, ``mem_writes``, ``mem_cas`` and
-    ``mem_cas_failed`` do."""
+    (``clearing`` is high until done, a cycle per word); the counters count what memory
+    performed, as the model's ``mem_reads``, ``mem_writes``, ``mem_cas`` and
+    ``mem_cas_failed`` do (wrapping at ``2 ** COUNTER_BITS``)."""
 
     def __init__(self, *, base, size, pa_bits):
         self.base, self.size = check_window(base, size, pa_bits)
         self.depth = size // 8
-        self.row_bits = min(WRITTEN_ROW, self.depth)
-        self.rows = self.depth // self.row_bits
         super().__init__({
             "req": In(stream.Signature(MemRequest)),
             "resp": Out(stream.Signature(MemResponse, always_ready=True)),
@@ -73,64 +74,73 @@ class StepMemory(wiring.Component):
             "cas_failed": Out(COUNTER_BITS),
         })
 
+    def word(self, addr):
+        """The RAM word of ``addr``, when it is in the window."""
+        bits = (self.depth - 1).bit_length()
+        if self.base % self.size == 0:
+            return addr[3:3 + bits]
+        return (addr[3:] - (self.base >> 3))[:bits]
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.ram = ram = Memory(shape=64, depth=self.depth, init=[])
+        # No read that matters meets a write (the reads that do are in step c + 1, the
+        # writes in step c or c + 2 or while clearing, and with one request in flight
+        # the next is taken in c + 2 at the soonest), so Yosys may leave out its logic
+        # for reading during a write: on the iCE40 that is a flip-flop and a LUT a bit.
+        m.submodules.ram = ram = Memory(shape=64, depth=self.depth, init=[],
+                                        attrs={"no_rw_check": 1})
         rd, wr = ram.read_port(), ram.write_port()
-        # The written bits, read and written beside the words they stand for.
-        m.submodules.written = written = Memory(shape=self.row_bits, depth=self.rows, init=[])
-        written_rd, written_wr = written.read_port(), written.write_port()
-        row_shift = self.row_bits.bit_length() - 1
+        m.submodules.operands = operands = Memory(
+            shape=Operands, depth=2, init=[],
+            attrs={"no_rw_check": 1, "ram_style": "block"})
+        operands_rd, operands_wr = operands.read_port(), operands.write_port()
+        # Row 1 while clearing (also the write's address, though nothing writes then: a
+        # constant address would have Yosys make the RAM flip-flops).
+        zero_row = Signal()
+        m.d.comb += zero_row.eq(self.clear | self.clearing)
 
-        taken, performing = Signal(), Signal()
         # The last request taken: the arbiter has one in flight at a time, so it is also
-        # the one performing (one register, not one per stage: the iCE40UP5K is small).
-        req = Signal(MemRequest)
-        performing_in = Signal()             # the word is in the window
-        offset = Signal(range(self.size))    # within the window, when it is in it
-        m.d.comb += offset.eq(req.addr - self.base)
-        req_in = in_window(req.addr, self.base, self.size)
-        m.d.comb += [self.req.ready.eq(1), rd.addr.eq(offset[3:]), rd.en.eq(self.step),
-                     written_rd.addr.eq(offset[3 + row_shift:]), written_rd.en.eq(self.step)]
-
-        word = Signal(range(self.depth))
-        m.d.comb += word.eq(req.addr[3:] - (self.base >> 3))
-        was_written = written_rd.data.bit_select(word[:row_shift], 1)
+        # the one performing. ``word`` counts the words while clearing.
+        taken, performing = Signal(), Signal()
+        word, inside, write, cas = Signal(range(self.depth)), Signal(), Signal(), Signal()
+        m.d.comb += [self.req.ready.eq(1),
+                     rd.addr.eq(word), rd.en.eq(self.step),
+                     operands_wr.data.expected.eq(self.req.payload.expected),
+                     operands_wr.data.desired.eq(self.req.payload.desired),
+                     operands_wr.en.eq(self.step & self.req.valid & ~self.clear),
+                     operands_wr.addr.eq(zero_row), operands_rd.addr.eq(zero_row),
+                     operands_rd.en.eq(self.step | self.clear)]
         old = Signal(64)
-        m.d.comb += old.eq((performing_in & was_written).replicate(64) & rd.data)
-        stores = Signal()                    # the request performed stores its word
-        m.d.comb += stores.eq(performing & performing_in & (
-            req.write | req.cas & (old == req.expected)))
+        m.d.comb += old.eq(inside.replicate(64) & rd.data)
+        failed = Signal()                    # a CAS whose old word is not ``expected``
+        m.d.comb += failed.eq(old != operands_rd.data.expected)
         m.d.comb += [self.resp.valid.eq(performing), self.resp.payload.data.eq(old),
-                     wr.addr.eq(word), wr.data.eq(req.desired),
-                     written_wr.addr.eq(word[row_shift:]),
-                     written_wr.data.eq(written_rd.data
-                                        | Const(1, self.row_bits) << word[:row_shift])]
+                     wr.addr.eq(word), wr.data.eq(operands_rd.data.desired)]
 
-        clear_row = Signal(range(self.rows))
         with m.If(self.clearing):
-            m.d.comb += [written_wr.addr.eq(clear_row), written_wr.data.eq(0),
-                         written_wr.en.eq(1)]
-            m.d.sync += clear_row.eq(clear_row + 1)
-            with m.If(clear_row == self.rows - 1):
+            m.d.comb += wr.en.eq(1)          # the operands' row 1: zero
+            m.d.sync += word.eq(word + 1)
+            with m.If(word == self.depth - 1):
                 m.d.sync += self.clearing.eq(0)
         with m.Elif(self.step):
-            m.d.comb += [wr.en.eq(stores), written_wr.en.eq(stores)]
+            m.d.comb += wr.en.eq(performing & inside & (write | cas & ~failed))
             with m.If(self.req.valid):
-                m.d.sync += req.eq(self.req.payload)
-            m.d.sync += [taken.eq(self.req.valid),
-                         performing.eq(taken), performing_in.eq(req_in)]
+                m.d.sync += [word.eq(self.word(self.req.payload.addr)),
+                             inside.eq(in_window(self.req.payload.addr, self.base,
+                                                 self.size)),
+                             write.eq(self.req.payload.write), cas.eq(self.req.payload.cas)]
+            m.d.sync += [taken.eq(self.req.valid), performing.eq(taken)]
             with m.If(performing):
-                with m.If(req.cas):
+                with m.If(cas):
                     m.d.sync += self.cas.eq(self.cas + 1)
-                    with m.If(old != req.expected):
+                    with m.If(failed):
                         m.d.sync += self.cas_failed.eq(self.cas_failed + 1)
-                with m.Elif(req.write):
+                with m.Elif(write):
                     m.d.sync += self.writes.eq(self.writes + 1)
                 with m.Else():
                     m.d.sync += self.reads.eq(self.reads + 1)
         with m.If(self.clear):
-            m.d.sync += [self.clearing.eq(1), clear_row.eq(0), taken.eq(0),
+            m.d.sync += [self.clearing.eq(1), word.eq(0), taken.eq(0),
                          performing.eq(0), self.reads.eq(0), self.writes.eq(0),
                          self.cas.eq(0), self.cas_failed.eq(0)]
         return m

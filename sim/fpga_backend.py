@@ -4,15 +4,17 @@ it.
 
 Each Platform call runs on the model first (so a bad argument, or a call that can never
 complete, is refused before anything is sent), then as one command on the board; the
-board's result and its cycle count after the command must equal the model's, or the
-call raises ``Divergence``. The bridge runs the system's clock only inside a command,
-exactly as the model runs it (hdl/host_bridge.py), so the cycle counts agree to the
-cycle. The board's memory counters are in ``stats`` as ``board_mem_*``, for comparing
-with the model's ``mem_*`` at the end of a run (``counter_differences``).
+board's result and its cycle count after the command (32 bits: the model's modulo 2^32)
+must equal the model's, or the call raises ``Divergence``. The bridge runs the system's
+clock only inside a command, exactly as the model runs it (hdl/host_bridge.py), so the
+cycle counts agree to the cycle. The board's memory counters are in ``stats`` as
+``board_mem_*``, for comparing with the model's ``mem_*`` at the end of a run
+(``counter_differences``).
 """
 from hdl.descriptor import FaultKind
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
-                               COUNTERS, FLAG_DEVICES, FLAG_GEN_VALID, VERSION, Command)
+                               COUNTER_BYTES, COUNTERS, CYCLES_BYTES, FLAG_DEVICES,
+                               FLAG_GEN_VALID, TICKET_BITS, VERSION, Command)
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
@@ -24,7 +26,11 @@ from sw_model.platform import Divergence
 PA_BITS = 40
 #: The most cycles one IDLE command runs (its count is 32 bits).
 MAX_IDLE = (1 << 32) - 1
-COUNTER_MASK = (1 << 32) - 1
+COUNTER_MASK = (1 << 8 * COUNTER_BYTES) - 1
+#: The board's cycle count is the model's modulo this.
+CYCLE_MASK = (1 << 8 * CYCLES_BYTES) - 1
+#: The board numbers shootdown tickets modulo this.
+TICKETS = 1 << TICKET_BITS
 
 
 def board_info(link):
@@ -89,7 +95,8 @@ class FPGABackend(GoldenBackend):
     @property
     def stats(self):
         _, counts = self._link.call(Command.COUNTERS)
-        board = {f"board_{name}": int.from_bytes(counts[4 * i:4 * i + 4], "little")
+        n = COUNTER_BYTES
+        board = {f"board_{name}": _int(counts[n * i:n * (i + 1)])
                  for i, name in enumerate(COUNTERS)}
         return {**super().stats, **board}
 
@@ -101,11 +108,12 @@ class FPGABackend(GoldenBackend):
 
     def write(self, pa, value):
         super().write(pa, value)
-        self._board("write", Command.WRITE, _le(pa, 8) + _le(value, 8))
+        self._board("write", Command.WRITE, _le(value, 8) + _le(pa, 8))
 
     def cas(self, pa, expected, desired):
         old = super().cas(pa, expected, desired)
-        got = self._board("cas", Command.CAS, _le(pa, 8) + _le(expected, 8) + _le(desired, 8))
+        got = self._board("cas", Command.CAS,
+                          _le(expected, 8) + _le(desired, 8) + _le(pa, 8))
         self._compare([("cas old value", old, _int(got))])
         return old
 
@@ -122,13 +130,17 @@ class FPGABackend(GoldenBackend):
         mask = sum(1 << c for c in set(cpus))
         got = self._board("shootdown", Command.SHOOTDOWN,
                           self._fabric_payload(source, inv, gen, mask))
-        self._compare([("shootdown ticket", ticket, _int(got))])
+        self._compare([("shootdown ticket", ticket % TICKETS, got[0])])
         return ticket
 
     def shootdown_done(self, ticket):
         done = super().shootdown_done(ticket)
-        got = self._board("shootdown_done", Command.SHOOTDOWN_DONE, _le(ticket, 4))
-        self._compare([("shootdown done", int(done), got[0])])
+        # A ticket older than the last TICKETS issued cannot be outstanding, on the
+        # board or in the model, and the board's number for it names a newer one.
+        if self._next_ticket - ticket <= TICKETS:
+            got = self._board("shootdown_done", Command.SHOOTDOWN_DONE,
+                              bytes([ticket % TICKETS]))
+            self._compare([("shootdown done", int(done), got[0])])
         return done
 
     def completed_gen(self):
@@ -139,7 +151,7 @@ class FPGABackend(GoldenBackend):
 
     def set_irqs(self, cpu, enabled):
         super().set_irqs(cpu, enabled)
-        self._board("set_irqs", Command.SET_IRQS, bytes([cpu, int(bool(enabled))]))
+        self._board("set_irqs", Command.SET_IRQS, bytes([int(bool(enabled)), cpu]))
 
     def access(self, agent, va, ttbr, *, write=False, exec=False, el0=True):
         t = super().access(agent, va, ttbr, write=write, exec=exec, el0=el0)
@@ -147,8 +159,8 @@ class FPGABackend(GoldenBackend):
         flags = (ACCESS_WRITE * bool(write) | ACCESS_EXEC * bool(exec)
                  | ACCESS_EL0 * bool(el0))
         got = self._board("access", Command.ACCESS,
-                          bytes([k | (AGENT_DEVICE if kind == "dev" else 0), flags])
-                          + _le(va, 8) + _le(ttbr, 8))
+                          _le(va, 8) + _le(ttbr, 8)
+                          + bytes([flags, k | (AGENT_DEVICE if kind == "dev" else 0)]))
         fault = FaultKind.NONE.value if t.fault is None else FaultKind[t.fault].value
         checks = [("access fault", fault, got[6]), ("access latency", t.cycles,
                                                     _int(got[8:12]))]
@@ -168,7 +180,7 @@ class FPGABackend(GoldenBackend):
         """Run ``command`` on the board; its result bytes, once its cycle count is the
         model's."""
         board_cycles, result = self._link.call(command, payload)
-        self._compare([(f"cycles after {what}", self._cycles, board_cycles)])
+        self._compare([(f"cycles after {what}", self._cycles & CYCLE_MASK, board_cycles)])
         return result
 
     def _compare(self, checks):
@@ -180,9 +192,9 @@ class FPGABackend(GoldenBackend):
     def _fabric_payload(self, source, inv, gen, mask):
         fields = invalidate_request(inv)
         flags = FLAG_DEVICES * bool(inv.devices) | FLAG_GEN_VALID * (gen is not None)
-        return (bytes([self._source(source), fields["op"]]) + _le(fields["asid"], 2)
-                + _le(fields["va"], 5) + _le(fields["end"], 5) + bytes([flags])
-                + _le(gen or 0, 4) + bytes([mask]))
+        return (bytes([fields["op"]]) + _le(fields["asid"], 2) + _le(fields["va"], 5)
+                + _le(fields["end"], 5) + bytes([flags]) + _le(gen or 0, 4)
+                + bytes([mask, self._source(source)]))
 
 
 def _le(value, size):

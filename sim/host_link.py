@@ -72,8 +72,8 @@ class HostLink:
         if length < CYCLES_BYTES:
             raise BridgeError(f"bad response from the board: {length} payload bytes, "
                               f"fewer than the {CYCLES_BYTES} of the cycle count")
-        cycles = int.from_bytes(rest[:CYCLES_BYTES], "little")
-        return Response(status, command, cycles, rest[CYCLES_BYTES:length])
+        cycles = int.from_bytes(rest[length - CYCLES_BYTES:length], "little")
+        return Response(status, command, cycles, rest[:length - CYCLES_BYTES])
 
     def _read(self, n):
         data = self.transport.read(n)

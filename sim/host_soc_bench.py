@@ -29,11 +29,11 @@ def bad_frames(link, transport, cpus):
         ("unknown command", request_frame(0x7F)),
         ("bad length", request_frame(Command.READ, bytes(4))),
         ("long frame", request_frame(Command.READ, bytes(200))),
-        ("agent out of range", request_frame(Command.ACCESS, bytes([cpus]) + bytes(17))),
+        ("agent out of range", request_frame(Command.ACCESS, bytes(17) + bytes([cpus]))),
         ("misaligned address", request_frame(Command.READ, (0x10_0004).to_bytes(8, "little"))),
         ("address outside memory", request_frame(Command.READ, bytes(8))),
         ("empty shootdown", request_frame(Command.SHOOTDOWN, bytes(20))),
-        ("unknown ticket", request_frame(Command.SHOOTDOWN_DONE, bytes(4))),
+        ("unknown ticket", request_frame(Command.SHOOTDOWN_DONE, bytes(1))),
         ("unfinished frame", bytes([REQUEST_SYNC, Command.READ, 8, 1, 2])),
         ("framing error", None),
         ("noise before a frame", b"\x00\x13\xff" + request_frame(Command.INFO)),
@@ -50,7 +50,7 @@ def bad_frames(link, transport, cpus):
     # A wait that cannot end: a shootdown to a CPU with interrupts off stays in flight,
     # the next one waits in the host's buffer, and a third cannot be offered.
     link.call(Command.SET_IRQS, bytes([0, 0]))
-    shootdown = bytes([0, 0]) + bytes(17) + bytes([1])
+    shootdown = bytes(18) + bytes([1, 0])            # CPU mask 1, from the host
     link.call(Command.SHOOTDOWN, shootdown)
     link.call(Command.SHOOTDOWN, shootdown)
     out.append(("wait past the watchdog", _status(link, Command.SHOOTDOWN, shootdown),

@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from hdl.host_bridge import HostBridge, crc8_next
-from hdl.host_protocol import RESPONSE_SYNC, Command, Status, crc8
+from hdl.host_protocol import CYCLES_BYTES, RESPONSE_SYNC, Command, Status, crc8
 from hdl.host_soc import HostSoC
 from hdl.step_memory import StepMemory
 from hdl.uart import UARTReceiver, UARTTransmitter, uart_divisor
@@ -123,17 +123,18 @@ def response(status, command, payload):
 
 
 def test_host_link_frames_and_refuses_bad_answers():
-    cycles = (1234).to_bytes(8, "little")
-    link = HostLink(FakeTransport(response(0, Command.READ, cycles + bytes(range(8)))))
+    cycles = (1234).to_bytes(CYCLES_BYTES, "little")
+    link = HostLink(FakeTransport(response(0, Command.READ, bytes(range(8)) + cycles)))
     assert link.call(Command.READ, bytes(8)) == (1234, bytes(range(8)))
     assert link.transport.sent == bytes([0xA5, 3, 8, *bytes(8), crc8(bytes([3, 8, *bytes(8)]))])
     cases = [
         (b"", "no answer from the board"),
-        (b"\x00" + response(0, Command.READ, cycles + bytes(8))[1:], "starts with 0x00"),
-        (response(0, Command.READ, cycles + bytes(8))[:-1] + b"\x00", "CRC does not match"),
+        (b"\x00" + response(0, Command.READ, bytes(8) + cycles)[1:], "starts with 0x00"),
+        (response(0, Command.READ, bytes(8) + cycles)[:-1] + b"\x00", "CRC does not match"),
         (response(0, Command.IDLE, cycles), "answered IDLE to READ"),
         (response(0, Command.READ, cycles), "has 0 result bytes, not 8"),
-        (response(0, Command.READ, b"12"), "fewer than the 8 of the cycle count"),
+        (response(0, Command.READ, b"1"),
+         f"fewer than the {CYCLES_BYTES} of the cycle count"),
     ]
     for answer, message in cases:
         with pytest.raises(BridgeError, match=message):
@@ -168,10 +169,10 @@ def test_parameters_are_checked(make, message):
 
 
 @pytest.mark.parametrize("base", [0x1000, 0x1008])     # aligned to its size, and not
-def test_step_memory_clears_a_row_of_words_a_cycle(base):
+def test_step_memory_clears_a_word_a_cycle(base):
     """Words written before a clear read as zero after it (a CAS too); clearing takes a
-    cycle per 64 words; words sharing a row keep their written bits; counters restart;
-    outside the window reads are zero and writes are dropped."""
+    cycle per word; counters restart; a failed CAS stores nothing; outside the window
+    reads are zero and writes are dropped."""
     words = 128
     mem = StepMemory(base=base, size=8 * words, pa_bits=40)
     log = []
@@ -214,4 +215,4 @@ def test_step_memory_clears_a_row_of_words_a_cycle(base):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert log == [[11, 12, 13], words // 64, [0, 0, 0], [0, 0], [5, 0], [5, 0, 2, 1], [0, 0]]
+    assert log == [[11, 12, 13], words, [0, 0, 0], [0, 0], [5, 0], [5, 0, 2, 1], [0, 0]]
