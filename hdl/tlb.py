@@ -40,13 +40,15 @@ def check_entries(entries):
     return entries
 
 
-def invalidate_names(req, vpn, asid, ng, size):
+def invalidate_names(req, vpn, asid, ng, size, tlbi_range=True):
     """Whether invalidate ``req`` names an entry with these fields (``vpn`` aligned to
-    ``size``). Shared by the TLB and by the MMU's stale-walk check."""
+    ``size``). Shared by the TLB and by the MMU's stale-walk check. Without
+    ``tlbi_range`` (no FEAT_TLBIRANGE) a range form is taken as covering every VA: it
+    invalidates more than asked, never less, and needs no comparator."""
     mask = vpn_mask_of(size)
     low = ~mask & ((1 << 36) - 1)
     has_va = (req.va & mask) == vpn
-    in_range = (vpn < req.end) & ((vpn | low) >= req.va)
+    in_range = (vpn < req.end) & ((vpn | low) >= req.va) if tlbi_range else 1
     asid_ok = ~ng | (asid == req.asid)
     return Array([
         1,                                  # VMALLE1
@@ -68,10 +70,19 @@ class TLB(wiring.Component):
       ``fill_named``, else into the replacement victim;
     - ``inv`` (always ready): the matching entries are invalid from the next edge on, and
       ``inv_ack`` pulses in that cycle to say so.
+
+    ``tlbi_range``: range invalidates compare their bounds (see ``invalidate_names``).
+    ``ppn_bits``: the stored width of ``ppn`` (the MMU's walker never installs a wider
+    one; the bits above read as 0).
     """
 
-    def __init__(self, entries=16):
+    def __init__(self, entries=16, *, tlbi_range=True, ppn_bits=36):
         self.entries = check_entries(entries)
+        if not isinstance(ppn_bits, int) or isinstance(ppn_bits, bool) \
+                or not 1 <= ppn_bits <= 36:
+            raise ValueError(f"ppn_bits must be an integer from 1 to 36, not {ppn_bits!r}")
+        self.tlbi_range = bool(tlbi_range)
+        self.ppn_bits = ppn_bits
         super().__init__({
             "lookup_vpn": In(36),
             "lookup_asid": In(16),
@@ -119,13 +130,14 @@ class TLB(wiring.Component):
         inv_hits = Signal(self.entries)
         for i, e in enumerate(self.store):
             m.d.comb += inv_hits[i].eq(self.inv.valid & invalidate_names(
-                self.inv.payload, e.vpn, e.asid, e.ng, e.size.as_value()))
+                self.inv.payload, e.vpn, e.asid, e.ng, e.size.as_value(), self.tlbi_range))
         m.d.sync += self.inv_ack.eq(self.inv.valid)
 
         for i in range(self.entries):
             filled = self.fill_en & (fill_slot == i)
             with m.If(filled):
                 m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(1)]
+                m.d.sync += self.store[i].ppn[self.ppn_bits:].eq(0)
             with m.Elif(inv_hits[i]):
                 m.d.sync += self.valid[i].eq(0)
         return m

@@ -38,15 +38,18 @@ _RANGE_OPS = {_OP.RVAE1.value, _OP.RVAAE1.value}
 _ANY_ASID_OPS = {_OP.VAAE1.value, _OP.VAALE1.value, _OP.RVAAE1.value}
 
 
-def invalidate_names(inv, vpn, asid, ng, size):
-    """``hdl.tlb.invalidate_names``: whether ``inv`` names an entry with these fields."""
+def invalidate_names(inv, vpn, asid, ng, size, tlbi_range=True):
+    """``hdl.tlb.invalidate_names``: whether ``inv`` names an entry with these fields
+    (without ``tlbi_range``, a range form covers every VA)."""
     op = inv.op
     if op == _OP.VMALLE1.value:
         return True
     if op == _OP.ASIDE1.value:
         return bool(ng) and asid == inv.asid
     mask = MASK[size]
-    if op in _RANGE_OPS:
+    if op in _RANGE_OPS and not tlbi_range:
+        va_ok = True
+    elif op in _RANGE_OPS:
         va_ok = vpn < inv.end and (vpn | (~mask & VPN_BITS)) >= inv.va
     else:
         va_ok = (inv.va & mask) == vpn
@@ -56,8 +59,9 @@ def invalidate_names(inv, vpn, asid, ng, size):
 
 
 class TLBRef:
-    def __init__(self, entries=16):
+    def __init__(self, entries=16, *, tlbi_range=True):
         self.entries = check_entries(entries)
+        self.tlbi_range = bool(tlbi_range)
         self.valid = 0                     # bit i: entry i is valid (as in the RTL)
         self.store = [None] * self.entries
         self.rr = 0
@@ -86,7 +90,8 @@ class TLBRef:
         """Indices of the entries that invalidate ``inv`` names (as in the RTL)."""
         # An entry never filled has its valid bit clear already.
         return [i for i, e in enumerate(self.store)
-                if e is not None and invalidate_names(inv, e.vpn, e.asid, e.ng, e.size)]
+                if e is not None and invalidate_names(inv, e.vpn, e.asid, e.ng, e.size,
+                                                      self.tlbi_range)]
 
     def tick(self, fill=None, fill_index=None, inv=None):
         """One clock edge. ``fill`` is an Entry to write into ``fill_index`` (or into the

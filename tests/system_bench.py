@@ -7,10 +7,15 @@ from sim.system_stimulus import SystemEnvironment
 from sw_model.system_ref import SystemRef
 
 
-def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, faults=()):
-    """Returns (first divergence or None, environment stats)."""
-    dut = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries, faults=faults)
-    ref = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries)
+def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, faults=(),
+                        options=None, ref_options=None):
+    """Returns (first divergence or None, environment stats). ``options``: more System
+    parameters, for the model too unless ``ref_options`` gives the model its own."""
+    options = options or {}
+    dut = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries, faults=faults,
+                 **options)
+    ref = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
+                    **(options if ref_options is None else ref_options))
     env = SystemEnvironment(seed, cpus, devices)
     outcome = {"divergence": None}
 
