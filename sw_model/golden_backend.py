@@ -61,15 +61,16 @@ def invalidate_request(inv):
 
 class GoldenBackend(Platform):
     def __init__(self, cpus=4, devices=1, tlb_entries=16, mem_latency=2, pa_bits=40,
-                 faults=()):
+                 faults=(), tlbi_range=True):
         if not _is_int(mem_latency) or mem_latency < 1:
             raise ValueError(f"mem_latency must be an integer of at least 1, not "
                              f"{mem_latency!r}")
         #: The model being driven (for inspection; drive it only through the methods).
         #: ``faults``: fabric faults of hdl/faults.py the model is broken with.
         self.system = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
-                                pa_bits=pa_bits, faults=faults)
+                                pa_bits=pa_bits, tlbi_range=tlbi_range, faults=faults)
         self.cpus, self.devices, self.pa_bits = cpus, devices, pa_bits
+        self.tlbi_range = bool(tlbi_range)
         #: Physical memory: may be filled directly before (or between) calls.
         self.memory = SparseMemory(pa_bits)
         self._latency = mem_latency

@@ -80,6 +80,9 @@ class Platform:
 
     cpus: int
     devices: int
+    #: Whether the TLBs match a range invalidate against its bounds (FEAT_TLBIRANGE);
+    #: without, one names every VA, and the arm64 kernel issues per-page TLBIs instead.
+    tlbi_range = True
 
     @property
     def cycles(self):
