@@ -9,7 +9,7 @@ from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .descriptor import PageSize, vpn_mask_of
+from .descriptor import PageSize, same_region, vpn_mask_of
 from .ports import InvalidateRequest
 
 MIN_ENTRIES = 4
@@ -47,7 +47,7 @@ def invalidate_names(req, vpn, asid, ng, size, tlbi_range=True):
     invalidates more than asked, never less, and needs no comparator."""
     mask = vpn_mask_of(size)
     low = ~mask & ((1 << 36) - 1)
-    has_va = (req.va & mask) == vpn
+    has_va = same_region(req.va, vpn, size)
     in_range = (vpn < req.end) & ((vpn | low) >= req.va) if tlbi_range else 1
     asid_ok = ~ng | (asid == req.asid)
     return Array([
@@ -107,7 +107,7 @@ class TLB(wiring.Component):
         matches = []
         for i, e in enumerate(self.store):
             matches.append(self.valid[i]
-                           & ((self.lookup_vpn & vpn_mask_of(e.size.as_value())) == e.vpn)
+                           & same_region(self.lookup_vpn, e.vpn, e.size.as_value())
                            & (~e.ng | (e.asid == self.lookup_asid)))
         for i in reversed(range(self.entries)):
             with m.If(matches[i]):
@@ -141,4 +141,3 @@ class TLB(wiring.Component):
             with m.Elif(inv_hits[i]):
                 m.d.sync += self.valid[i].eq(0)
         return m
-

@@ -52,7 +52,7 @@ def invalidate_names(inv, vpn, asid, ng, size, tlbi_range=True):
     elif op in _RANGE_OPS:
         va_ok = vpn < inv.end and (vpn | (~mask & VPN_BITS)) >= inv.va
     else:
-        va_ok = (inv.va & mask) == vpn
+        va_ok = not (inv.va ^ vpn) & mask
     if op in _ANY_ASID_OPS:
         return va_ok
     return va_ok and (not ng or asid == inv.asid)
@@ -71,7 +71,7 @@ class TLBRef:
         """Index of the lowest-numbered matching entry, or None."""
         valid = self.valid
         for i, e in enumerate(self.store):
-            if (valid >> i & 1 and (vpn & MASK[e.size]) == e.vpn
+            if (valid >> i & 1 and not (vpn ^ e.vpn) & MASK[e.size]
                     and (not e.ng or e.asid == asid)):
                 return i
         return None
