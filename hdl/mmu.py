@@ -46,15 +46,17 @@ class MMU(wiring.Component):
     """Ports: ``req`` (stream of AccessRequest), ``resp`` (AccessResponse, valid for one
     cycle, no back-pressure), ``inv`` (InvalidateRequest, always accepted) with ``inv_ack``,
     and the walker's ``mem_req``/``mem_resp``. ``tlbi_range``: whether range invalidates
-    compare their bounds (FEAT_TLBIRANGE); without, they name every VA."""
+    compare their bounds (FEAT_TLBIRANGE); without, they name every VA. ``asid_bits``:
+    8 or 16, the ASID bits the TLB matches."""
 
     def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, tlbi_range=True,
-                 faults=()):
+                 asid_bits=16, faults=()):
         self.faults = check_faults(faults, MMU_FAULTS)
         check_entries(tlb_entries)
         check_walker_params(pa_bits, ha, hd)
         self.tlbi_range = bool(tlbi_range)
-        self.tlb = TLB(tlb_entries, tlbi_range=tlbi_range, ppn_bits=pa_bits - 12)
+        self.tlb = TLB(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits,
+                       ppn_bits=pa_bits - 12)
         self.walker = PageTableWalker(pa_bits=pa_bits, ha=ha, hd=hd)
         self.hd = hd
         super().__init__({
@@ -85,7 +87,8 @@ class MMU(wiring.Component):
         named_now = Signal.like(stale)           # what this cycle's invalidate names
         m.d.comb += named_now.eq(Cat(
             invalidate_names(self.inv.payload, req_q.va[12:48] & vpn_mask_of(size),
-                             req_q.ttbr.asid, Const(ng, 1), size, self.tlbi_range)
+                             req_q.ttbr.asid, Const(ng, 1), size, self.tlbi_range,
+                             tlb.asid_bits)
             for size in range(len(PageSize)) for ng in (0, 1)))
         named = Signal()                         # refill into the entry that hit
         named_index = Signal.like(tlb.hit_index)

@@ -83,6 +83,8 @@ class Platform:
     #: Whether the TLBs match a range invalidate against its bounds (FEAT_TLBIRANGE);
     #: without, one names every VA, and the arm64 kernel issues per-page TLBIs instead.
     tlbi_range = True
+    #: The ASID bits the TLBs match (ID_AA64MMFR0_EL1.ASIDBits: 8 or 16).
+    asid_bits = 16
 
     @property
     def cycles(self):

@@ -28,10 +28,10 @@ class SystemInputs:
 
 class SystemRef:
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 tlbi_range=True, bugs=(), faults=()):
+                 tlbi_range=True, asid_bits=16, bugs=(), faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
         mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd,
-                   tlbi_range=tlbi_range, bugs=bugs)
+                   tlbi_range=tlbi_range, asid_bits=asid_bits, bugs=bugs)
         self.cpu_mmus = [MMURef(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
         self.fabric = FabricRef(cpus=cpus, devices=devices, faults=faults)
