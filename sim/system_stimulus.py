@@ -40,7 +40,7 @@ class Offer:
 
 
 class SystemEnvironment:
-    def __init__(self, seed, cpus, devices, asids=ASIDS):
+    def __init__(self, seed, cpus, devices, asids=ASIDS, first_gen=1):
         self.rng = random.Random(seed)
         # The MMU environment's page tables and access/invalidate generators.
         self.tables = Environment(seed, asids=asids)
@@ -57,7 +57,7 @@ class SystemEnvironment:
                           mem_reads=0, mem_cas=0, mem_cas_failed=0)
         self.port = MemoryPort(self.tables.memory, self.stats)
         self.cycle = 0
-        self.next_gen = 1
+        self.next_gen = first_gen
         self.sync_next = set()        # sources whose next request is a sync (TLBI; DSB)
 
     def _fabric_request(self, source):

@@ -85,6 +85,8 @@ class Platform:
     tlbi_range = True
     #: The ASID bits the TLBs match (ID_AA64MMFR0_EL1.ASIDBits: 8 or 16).
     asid_bits = 16
+    #: The generation bits the fabric keeps (requests carry no higher ones).
+    gen_bits = 32
 
     @property
     def cycles(self):
