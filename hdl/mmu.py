@@ -8,11 +8,11 @@ installs: that result is dropped and the walk retried, so a translation read bef
 invalidate never enters the TLB after it.
 Timing contract: docs/timing.md. Model twin: ``sw_model.mmu_ref.MMURef``.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from .descriptor import FaultKind, PageSize, vpn_mask_of
+from .descriptor import PAGE_SHIFT, FaultKind, PageSize, vpn_mask_of
 from .faults import MMU_FAULTS, check_faults
 from .permissions import check_permission
 from .ports import AccessRequest, AccessResponse, InvalidateRequest, MemRequest, MemResponse
@@ -119,9 +119,12 @@ class MMU(wiring.Component):
         resp = self.resp.payload
         m.d.sync += self.resp.valid.eq(0)
 
+        # A PA has no bits set above pa_bits, except a 16 GB block's offset (34 bits).
+        pa_width = max(walker.pa_bits, PAGE_SHIFT[PageSize.CONT_16G])
+
         def answer(pa=0, fault=FaultKind.NONE, level=0):
-            m.d.sync += [self.resp.valid.eq(1), resp.pa.eq(pa), resp.fault.eq(fault),
-                         resp.level.eq(level)]
+            m.d.sync += [self.resp.valid.eq(1), resp.pa.eq(Value.cast(pa)[:pa_width]),
+                         resp.fault.eq(fault), resp.level.eq(level)]
 
         def walk(named_refill):
             with m.If(bad_ttbr):

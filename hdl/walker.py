@@ -41,8 +41,9 @@ def check_walker_params(pa_bits, ha, hd):
 
 class PageTableWalker(wiring.Component):
     """Ports: ``start`` with ``walk_req`` (taken when idle, and held by the MMU from then
-    until ``done``, so the walker keeps no copy); ``busy``; ``done`` with ``fault``,
-    ``level``, ``install`` and ``entry``; ``mem_req``/``mem_resp``."""
+    until ``done``, so the walker keeps no copy; its table base fits in ``pa_bits``, as
+    the MMU checks before it walks); ``busy``; ``done`` with ``fault``, ``level``,
+    ``install`` and ``entry``; ``mem_req``/``mem_resp``."""
 
     def __init__(self, *, pa_bits=40, ha=True, hd=True):
         self.pa_bits, self.ha, self.hd = check_walker_params(pa_bits, ha, hd)
@@ -64,7 +65,7 @@ class PageTableWalker(wiring.Component):
         m = Module()
         req = self.walk_req
         level = Signal(2)
-        table = Signal(36)
+        table = Signal(self.pa_bits - 12)     # a wider table is an address size fault
         expected = Signal(64)
         desired = Signal(64)
         state = self.state
