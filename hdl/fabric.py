@@ -28,6 +28,10 @@ is complete. (It shows a completion two cycles after the last acknowledgement: o
 the completion to register, one for the cap.) Software must hand out generations in the
 order it issues them for the register to mean "all generations up to g".
 
+``gen_bits`` (8 to 32): the generation bits the fabric keeps; the ports stay 32 bits
+wide, a request's generation above them is ignored and ``completed_gen`` reads them
+zero-extended. Fewer bits are cheaper; software must then stay below 2**gen_bits.
+
 Model twin: ``sw_model.fabric_ref.FabricRef``.
 """
 from amaranth.hdl import Const, Module, Mux, Signal
@@ -40,6 +44,7 @@ from .ports import InvalidateRequest
 MAX_CPUS = 8
 MAX_DEVICES = 2
 GEN_BITS = 32
+MIN_GEN_BITS = 8
 
 
 class FabricOp(enum.Enum, shape=2):
@@ -66,14 +71,24 @@ def check_fabric_params(cpus, devices):
     return cpus, devices
 
 
+def check_gen_bits(gen_bits):
+    """Validate the generation width; shared by the RTL and the model."""
+    if not isinstance(gen_bits, int) or isinstance(gen_bits, bool) \
+            or not MIN_GEN_BITS <= gen_bits <= GEN_BITS:
+        raise ValueError(f"gen_bits must be an integer from {MIN_GEN_BITS} to {GEN_BITS}, "
+                         f"not {gen_bits!r}")
+    return gen_bits
+
+
 class InvalidateFabric(wiring.Component):
     """Ports: ``src[i]`` (FabricRequest streams; source 0 is the host, source 1+c is CPU
     c), ``done`` (one bit per source), ``tgt[j]`` (InvalidateRequest streams; targets
     0..cpus-1 are the CPU TLBs, then the device TLBs), ``tgt_ack`` (one bit per target:
     that target applied the invalidate it took), ``completed_gen``."""
 
-    def __init__(self, *, cpus=4, devices=1, faults=()):
+    def __init__(self, *, cpus=4, devices=1, gen_bits=GEN_BITS, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
+        self.gen_bits = check_gen_bits(gen_bits)
         self.faults = check_faults(faults, FABRIC_FAULTS)
         self.sources = 1 + cpus
         self.targets = cpus + devices
@@ -95,12 +110,14 @@ class InvalidateFabric(wiring.Component):
         self.to_send = Signal(self.targets)     # targets that have not taken it yet
         self.sd_wait = Signal(cpus)             # CPUs yet to acknowledge the shootdown
         self.sd_gen_valid = Signal()
-        self.sd_gen = Signal(GEN_BITS)
-        self.max_done_gen = Signal(GEN_BITS)    # highest generation completed so far
+        self.sd_gen = Signal(gen_bits)
+        self.max_done_gen = Signal(gen_bits)    # highest generation completed so far
+        self.completed = Signal(gen_bits)       # completed_gen, in the bits kept
         self.slot_kinds = [Signal(FabricOp, name=f"slot_kind{i}") for i in range(self.sources)]
 
     def elaborate(self, platform):
         m = Module()
+        bits = self.gen_bits
         current = Signal(FabricRequest)
         owner = Signal(range(self.sources))
         to_send = self.to_send
@@ -157,8 +174,8 @@ class InvalidateFabric(wiring.Component):
 
         done = Signal(self.sources)          # completed by the engine this cycle
         sd_done = Signal(self.sources)       # completed by the shootdown this cycle
-        engine_gen = Signal(GEN_BITS)        # generations completed this cycle (0: none)
-        shootdown_gen = Signal(GEN_BITS)
+        engine_gen = Signal(bits)            # generations completed this cycle (0: none)
+        shootdown_gen = Signal(bits)
         m.d.sync += self.done.eq(done | sd_done)
 
         may_take = ~self.busy
@@ -175,7 +192,7 @@ class InvalidateFabric(wiring.Component):
                 mask = taken.mask[:self.cpus]
                 m.d.sync += [sd_send.eq(mask), self.sd_wait.eq(mask), sd_inv.eq(taken.inv),
                              sd_owner.eq(grant), sd_gen_valid.eq(taken.gen_valid),
-                             sd_gen.eq(taken.gen)]
+                             sd_gen.eq(taken.gen[:bits])]
                 with m.If(mask == 0):
                     m.d.comb += done.eq(1 << grant)     # nobody to interrupt
             with m.Else():
@@ -203,7 +220,7 @@ class InvalidateFabric(wiring.Component):
                 m.d.sync += self.busy.eq(0)
                 m.d.comb += done.eq(1 << owner)
                 with m.If(current.gen_valid):
-                    m.d.comb += engine_gen.eq(current.gen)
+                    m.d.comb += engine_gen.eq(current.gen[:bits])
 
         # The shootdown completes when its last CPU acknowledges.
         sd_completing = sd_busy & (sd_remaining == 0)
@@ -215,16 +232,17 @@ class InvalidateFabric(wiring.Component):
                                               _max(engine_gen, shootdown_gen)))
 
         # The lowest generation still in the fabric caps the completed one.
-        candidates = [(pending[i] & slots[i].gen_valid, slots[i].gen)
+        candidates = [(pending[i] & slots[i].gen_valid, slots[i].gen[:bits])
                       for i in range(self.sources)]
-        candidates += [(self.busy & current.gen_valid, current.gen),
+        candidates += [(self.busy & current.gen_valid, current.gen[:bits]),
                        (sd_busy & sd_gen_valid, sd_gen)]
-        lowest = _lowest(candidates)
+        lowest = _lowest(candidates, bits)
         reachable = Mux(self.max_done_gen < lowest, self.max_done_gen, lowest - 1)
         if "early_gen" in self.faults:
             reachable = self.max_done_gen
-        with m.If(reachable > self.completed_gen):
-            m.d.sync += self.completed_gen.eq(reachable)
+        with m.If(reachable > self.completed):
+            m.d.sync += self.completed.eq(reachable)
+        m.d.comb += self.completed_gen.eq(self.completed)
         return m
 
 
@@ -232,8 +250,8 @@ def _max(a, b):
     return Mux(a > b, a, b)
 
 
-def _lowest(candidates):
-    """The lowest generation among the (present, gen) pairs, 2**GEN_BITS if none is
+def _lowest(candidates, bits):
+    """The lowest generation among the (present, gen) pairs, 2**bits if none is
     present. A balanced tree of comparisons: its depth, the fabric's longest path on the
     FPGAs, grows with log2 of the sources instead of with their number."""
     level = list(candidates)
@@ -242,4 +260,4 @@ def _lowest(candidates):
                  for (pa, a), (pb, b) in zip(level[0::2], level[1::2])]
         level = pairs + level[len(pairs) * 2:]
     present, gen = level[0]
-    return Mux(present, gen, Const(1 << GEN_BITS, GEN_BITS + 1))
+    return Mux(present, gen, Const(1 << bits, bits + 1))

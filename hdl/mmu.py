@@ -8,11 +8,11 @@ installs: that result is dropped and the walk retried, so a translation read bef
 invalidate never enters the TLB after it.
 Timing contract: docs/timing.md. Model twin: ``sw_model.mmu_ref.MMURef``.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from .descriptor import FaultKind, PageSize, vpn_mask_of
+from .descriptor import PAGE_SHIFT, FaultKind, PageSize, vpn_mask_of
 from .faults import MMU_FAULTS, check_faults
 from .permissions import check_permission
 from .ports import AccessRequest, AccessResponse, InvalidateRequest, MemRequest, MemResponse
@@ -45,13 +45,18 @@ def physical_address(entry, va):
 class MMU(wiring.Component):
     """Ports: ``req`` (stream of AccessRequest), ``resp`` (AccessResponse, valid for one
     cycle, no back-pressure), ``inv`` (InvalidateRequest, always accepted) with ``inv_ack``,
-    and the walker's ``mem_req``/``mem_resp``."""
+    and the walker's ``mem_req``/``mem_resp``. ``tlbi_range``: whether range invalidates
+    compare their bounds (FEAT_TLBIRANGE); without, they name every VA. ``asid_bits``:
+    8 or 16, the ASID bits the TLB matches."""
 
-    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, faults=()):
+    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, tlbi_range=True,
+                 asid_bits=16, faults=()):
         self.faults = check_faults(faults, MMU_FAULTS)
         check_entries(tlb_entries)
         check_walker_params(pa_bits, ha, hd)
-        self.tlb = TLB(tlb_entries)
+        self.tlbi_range = bool(tlbi_range)
+        self.tlb = TLB(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits,
+                       ppn_bits=pa_bits - 12)
         self.walker = PageTableWalker(pa_bits=pa_bits, ha=ha, hd=hd)
         self.hd = hd
         super().__init__({
@@ -82,7 +87,8 @@ class MMU(wiring.Component):
         named_now = Signal.like(stale)           # what this cycle's invalidate names
         m.d.comb += named_now.eq(Cat(
             invalidate_names(self.inv.payload, req_q.va[12:48] & vpn_mask_of(size),
-                             req_q.ttbr.asid, Const(ng, 1), size)
+                             req_q.ttbr.asid, Const(ng, 1), size, self.tlbi_range,
+                             tlb.asid_bits)
             for size in range(len(PageSize)) for ng in (0, 1)))
         named = Signal()                         # refill into the entry that hit
         named_index = Signal.like(tlb.hit_index)
@@ -113,9 +119,12 @@ class MMU(wiring.Component):
         resp = self.resp.payload
         m.d.sync += self.resp.valid.eq(0)
 
+        # A PA has no bits set above pa_bits, except a 16 GB block's offset (34 bits).
+        pa_width = max(walker.pa_bits, PAGE_SHIFT[PageSize.CONT_16G])
+
         def answer(pa=0, fault=FaultKind.NONE, level=0):
-            m.d.sync += [self.resp.valid.eq(1), resp.pa.eq(pa), resp.fault.eq(fault),
-                         resp.level.eq(level)]
+            m.d.sync += [self.resp.valid.eq(1), resp.pa.eq(Value.cast(pa)[:pa_width]),
+                         resp.fault.eq(fault), resp.level.eq(level)]
 
         def walk(named_refill):
             with m.If(bad_ttbr):

@@ -20,22 +20,27 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .arbiter import MemoryArbiter
-from .fabric import GEN_BITS, FabricRequest, InvalidateFabric, check_fabric_params
+from .fabric import (GEN_BITS, FabricRequest, InvalidateFabric, check_fabric_params,
+                     check_gen_bits)
 from .faults import FABRIC_FAULTS, MMU_FAULTS, check_faults
 from .mmu import MMU
+from .tlb import check_asid_bits
 from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
 
 
 class System(wiring.Component):
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 faults=()):
+                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
+        check_gen_bits(gen_bits)
+        check_asid_bits(asid_bits)
         faults = check_faults(faults, {**FABRIC_FAULTS, **MMU_FAULTS})
         mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd,
+                   tlbi_range=tlbi_range, asid_bits=asid_bits,
                    faults=faults & set(MMU_FAULTS))
         self.cpu_mmus = [MMU(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMU(**mmu) for _ in range(devices)]
-        self.fabric = InvalidateFabric(cpus=cpus, devices=devices,
+        self.fabric = InvalidateFabric(cpus=cpus, devices=devices, gen_bits=gen_bits,
                                        faults=faults & set(FABRIC_FAULTS))
         self.arbiter = MemoryArbiter(1 + cpus + devices)
         members = {

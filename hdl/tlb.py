@@ -9,11 +9,13 @@ from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .descriptor import PageSize, vpn_mask_of
+from .descriptor import PageSize, same_region, vpn_mask_of
 from .ports import InvalidateRequest
 
 MIN_ENTRIES = 4
 MAX_ENTRIES = 64
+#: ASID widths an MMU can match (ID_AA64MMFR0_EL1.ASIDBits: 8 or 16).
+ASID_BITS = (8, 16)
 
 
 class TLBEntry(data.Struct):
@@ -40,17 +42,28 @@ def check_entries(entries):
     return entries
 
 
-def invalidate_names(req, vpn, asid, ng, size):
+def check_asid_bits(asid_bits):
+    """Validate the ASID width; shared by the RTL and the model."""
+    if asid_bits not in ASID_BITS or isinstance(asid_bits, bool):
+        raise ValueError(f"asid_bits must be 8 or 16, not {asid_bits!r}")
+    return asid_bits
+
+
+def invalidate_names(req, vpn, asid, ng, size, tlbi_range=True, asid_bits=16):
     """Whether invalidate ``req`` names an entry with these fields (``vpn`` aligned to
-    ``size``). Shared by the TLB and by the MMU's stale-walk check."""
+    ``size``). Shared by the TLB and by the MMU's stale-walk check. Without
+    ``tlbi_range`` (no FEAT_TLBIRANGE) a range form is taken as covering every VA: it
+    invalidates more than asked, never less, and needs no comparator. ASIDs match on
+    their low ``asid_bits`` (with 8, the upper ones are ignored, as TCR_EL1.AS=0 does)."""
     mask = vpn_mask_of(size)
     low = ~mask & ((1 << 36) - 1)
-    has_va = (req.va & mask) == vpn
-    in_range = (vpn < req.end) & ((vpn | low) >= req.va)
-    asid_ok = ~ng | (asid == req.asid)
+    has_va = same_region(req.va, vpn, size)
+    in_range = (vpn < req.end) & ((vpn | low) >= req.va) if tlbi_range else 1
+    same_asid = asid[:asid_bits] == req.asid[:asid_bits]
+    asid_ok = ~ng | same_asid
     return Array([
         1,                                  # VMALLE1
-        ng & (asid == req.asid),            # ASIDE1
+        ng & same_asid,                     # ASIDE1
         has_va & asid_ok,                   # VAE1
         has_va & asid_ok,                   # VALE1 (no walk cache: same as VAE1)
         has_va,                             # VAAE1
@@ -68,10 +81,21 @@ class TLB(wiring.Component):
       ``fill_named``, else into the replacement victim;
     - ``inv`` (always ready): the matching entries are invalid from the next edge on, and
       ``inv_ack`` pulses in that cycle to say so.
+
+    ``tlbi_range``: range invalidates compare their bounds; ``asid_bits``: the ASID bits
+    that count (see ``invalidate_names``).
+    ``ppn_bits``: the stored width of ``ppn`` (the MMU's walker never installs a wider
+    one; the bits above read as 0).
     """
 
-    def __init__(self, entries=16):
+    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16, ppn_bits=36):
         self.entries = check_entries(entries)
+        self.asid_bits = check_asid_bits(asid_bits)
+        if not isinstance(ppn_bits, int) or isinstance(ppn_bits, bool) \
+                or not 1 <= ppn_bits <= 36:
+            raise ValueError(f"ppn_bits must be an integer from 1 to 36, not {ppn_bits!r}")
+        self.tlbi_range = bool(tlbi_range)
+        self.ppn_bits = ppn_bits
         super().__init__({
             "lookup_vpn": In(36),
             "lookup_asid": In(16),
@@ -96,8 +120,9 @@ class TLB(wiring.Component):
         matches = []
         for i, e in enumerate(self.store):
             matches.append(self.valid[i]
-                           & ((self.lookup_vpn & vpn_mask_of(e.size.as_value())) == e.vpn)
-                           & (~e.ng | (e.asid == self.lookup_asid)))
+                           & same_region(self.lookup_vpn, e.vpn, e.size.as_value())
+                           & (~e.ng | (e.asid[:self.asid_bits]
+                                       == self.lookup_asid[:self.asid_bits])))
         for i in reversed(range(self.entries)):
             with m.If(matches[i]):
                 m.d.comb += [self.hit.eq(1), self.hit_index.eq(i),
@@ -119,14 +144,15 @@ class TLB(wiring.Component):
         inv_hits = Signal(self.entries)
         for i, e in enumerate(self.store):
             m.d.comb += inv_hits[i].eq(self.inv.valid & invalidate_names(
-                self.inv.payload, e.vpn, e.asid, e.ng, e.size.as_value()))
+                self.inv.payload, e.vpn, e.asid, e.ng, e.size.as_value(), self.tlbi_range,
+                self.asid_bits))
         m.d.sync += self.inv_ack.eq(self.inv.valid)
 
         for i in range(self.entries):
             filled = self.fill_en & (fill_slot == i)
             with m.If(filled):
                 m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(1)]
+                m.d.sync += self.store[i].ppn[self.ppn_bits:].eq(0)
             with m.Elif(inv_hits[i]):
                 m.d.sync += self.valid[i].eq(0)
         return m
-

@@ -40,8 +40,10 @@ def check_walker_params(pa_bits, ha, hd):
 
 
 class PageTableWalker(wiring.Component):
-    """Ports: ``start`` with ``walk_req`` (sampled when idle); ``busy``; ``done`` with
-    ``fault``, ``level``, ``install`` and ``entry``; ``mem_req``/``mem_resp``."""
+    """Ports: ``start`` with ``walk_req`` (taken when idle, and held by the MMU from then
+    until ``done``, so the walker keeps no copy; its table base fits in ``pa_bits``, as
+    the MMU checks before it walks); ``busy``; ``done`` with ``fault``, ``level``,
+    ``install`` and ``entry``; ``mem_req``/``mem_resp``."""
 
     def __init__(self, *, pa_bits=40, ha=True, hd=True):
         self.pa_bits, self.ha, self.hd = check_walker_params(pa_bits, ha, hd)
@@ -61,9 +63,9 @@ class PageTableWalker(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        req = Signal(AccessRequest)
+        req = self.walk_req
         level = Signal(2)
-        table = Signal(36)
+        table = Signal(self.pa_bits - 12)     # a wider table is an address size fault
         expected = Signal(64)
         desired = Signal(64)
         state = self.state
@@ -80,8 +82,7 @@ class PageTableWalker(wiring.Component):
         ]
 
         with m.If((state == WalkState.IDLE) & self.start):
-            m.d.sync += [req.eq(self.walk_req), level.eq(0),
-                         table.eq(self.walk_req.ttbr.baddr), state.eq(WalkState.READ)]
+            m.d.sync += [level.eq(0), table.eq(req.ttbr.baddr), state.eq(WalkState.READ)]
         with m.If((state == WalkState.READ) & self.mem_req.ready):
             m.d.sync += state.eq(WalkState.READ_WAIT)
         with m.If((state == WalkState.CAS) & self.mem_req.ready):

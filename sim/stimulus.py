@@ -45,8 +45,9 @@ class Rates:
 
 
 class Environment:
-    def __init__(self, seed, *, pa_bits=40, rates=Rates()):
+    def __init__(self, seed, *, pa_bits=40, rates=Rates(), asids=ASIDS):
         self.seed = seed
+        self.asids = asids         # one address space each
         self.rng = random.Random(seed)
         self.rates = rates
         self.pa_bits = pa_bits
@@ -86,7 +87,7 @@ class Environment:
     def _build_tables(self):
         r = self.rng
         alloc = TableAllocator(*TABLE_REGION)
-        for asid in ASIDS:
+        for asid in self.asids:
             space = AddressSpace(self.memory, alloc, asid)
             self.spaces.append(space)
             self.vas[asid] = [GLOBAL_VA]
@@ -150,7 +151,7 @@ class Environment:
         """A random packed InvalidateRequest over this environment's address spaces."""
         r = self.rng
         op = r.choice(list(InvalidateOp))
-        asid = r.choice(ASIDS)
+        asid = r.choice(self.asids)
         va = (r.choice(self.vas[asid]) >> 12) + r.randrange(0, 32)
         end = va + r.randrange(1, 1 << r.randrange(1, 20))
         return INVALIDATE.pack(op=op.value, asid=asid, va=va & ((1 << 36) - 1),

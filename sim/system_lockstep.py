@@ -23,13 +23,16 @@ def system_verilog(system, faults=(), build_root=DEFAULT_BUILD_ROOT):
 
 
 def run_system_rtl(sim="verilator", *, cycles=10_000, seed=1, mode="lockstep", system=None,
-                   bugs=(), faults=(), build_root=DEFAULT_BUILD_ROOT, waves=False):
+                   bugs=(), faults=(), build_root=DEFAULT_BUILD_ROOT, waves=False,
+                   stimulus=None):
     """One cocotb run of the system: in lockstep with ``SystemRef`` (``mode``
-    "lockstep"), or under the same stimulus without it ("plain")."""
+    "lockstep"), or under the same stimulus without it ("plain"). ``stimulus``: more
+    SystemEnvironment arguments (``asids``, ``first_gen``)."""
     system = dict(DEFAULT_SYSTEM, **(system or {}))
     text = system_verilog(system, faults, build_root)
     runner, build_dir = build_verilog(sim, text, TOPLEVEL, build_root, waves)
-    cfg = dict(cycles=cycles, seed=seed, mode=mode, system=system, bugs=list(bugs))
+    cfg = dict(cycles=cycles, seed=seed, mode=mode, system=system, bugs=list(bugs),
+               stimulus=stimulus or {})
     raw, _ = run_bench(runner, build_dir, "sim.system_lockstep_bench", TOPLEVEL, cfg, waves)
     return RunResult(status=raw["status"], cycles=raw["cycles"], elapsed=raw["elapsed"],
                      seed=seed, sim=sim, mode=mode, divergence=raw.get("divergence"),

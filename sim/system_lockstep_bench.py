@@ -22,7 +22,8 @@ async def system_lockstep(dut):
     params = cfg["system"]
     compare = cfg["mode"] == "lockstep"
     ref = SystemRef(**params, bugs=cfg.get("bugs", ())) if compare else None
-    env = SystemEnvironment(cfg["seed"], params["cpus"], params["devices"])
+    env = SystemEnvironment(cfg["seed"], params["cpus"], params["devices"],
+                            **cfg.get("stimulus", {}))
     buses = SystemBuses(params["cpus"], params["devices"])
 
     await start(dut)

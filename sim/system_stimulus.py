@@ -8,7 +8,7 @@ import random
 from hdl.fabric import FabricOp, FabricRequest
 from hdl.ports import AccessRequest, MemRequest
 from sim.memory_port import MemoryPort
-from sim.stimulus import Environment
+from sim.stimulus import ASIDS, Environment
 from sw_model.codec import Codec
 from sw_model.system_ref import SystemInputs
 
@@ -40,10 +40,10 @@ class Offer:
 
 
 class SystemEnvironment:
-    def __init__(self, seed, cpus, devices):
+    def __init__(self, seed, cpus, devices, asids=ASIDS, first_gen=1):
         self.rng = random.Random(seed)
         # The MMU environment's page tables and access/invalidate generators.
-        self.tables = Environment(seed)
+        self.tables = Environment(seed, asids=asids)
         self.cpus, self.devices = cpus, devices
         self.inputs = SystemInputs(cpus, devices)
         # Access ports (CPUs, then devices), fabric sources (host, then CPUs), host port.
@@ -57,7 +57,7 @@ class SystemEnvironment:
                           mem_reads=0, mem_cas=0, mem_cas_failed=0)
         self.port = MemoryPort(self.tables.memory, self.stats)
         self.cycle = 0
-        self.next_gen = 1
+        self.next_gen = first_gen
         self.sync_next = set()        # sources whose next request is a sync (TLBI; DSB)
 
     def _fabric_request(self, source):

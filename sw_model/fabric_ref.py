@@ -1,5 +1,5 @@
 """Cycle-matched model of ``hdl.fabric.InvalidateFabric``."""
-from hdl.fabric import FabricOp, FabricRequest, check_fabric_params
+from hdl.fabric import GEN_BITS, FabricOp, FabricRequest, check_fabric_params, check_gen_bits
 from hdl.faults import check_faults
 
 from .codec import Codec
@@ -22,8 +22,10 @@ class FabricInputs:
 
 
 class FabricRef:
-    def __init__(self, *, cpus=4, devices=1, faults=()):
+    def __init__(self, *, cpus=4, devices=1, gen_bits=GEN_BITS, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
+        self.gen_bits = check_gen_bits(gen_bits)
+        self._gen_mask = (1 << gen_bits) - 1   # a generation's bits that the fabric keeps
         self.faults = check_faults(faults, MODEL_FAULTS)
         self.sources = 1 + cpus
         self.targets = cpus + devices
@@ -73,14 +75,14 @@ class FabricRef:
         return None
 
     def lowest_pending_gen(self):
-        """The lowest generation still in the fabric, or 2**32 when there is none."""
-        lowest = [self.decoded[i].gen for i in range(self.sources)
+        """The lowest generation still in the fabric, or 2**gen_bits when there is none."""
+        lowest = [self.decoded[i].gen & self._gen_mask for i in range(self.sources)
                   if self.pending >> i & 1 and self.decoded[i].gen_valid]
         if self.busy and self.current.gen_valid:
-            lowest.append(self.current.gen)
+            lowest.append(self.current.gen & self._gen_mask)
         if self.sd_wait and self.sd_gen_valid:
             lowest.append(self.sd_gen)
-        return min(lowest, default=1 << 32)
+        return min(lowest, default=1 << self.gen_bits)
 
     def tick(self, inp):
         if not (self.pending or inp.src_valid or self.busy or self.sd_wait or self.sd_send):
@@ -119,7 +121,8 @@ class FabricRef:
                 mask = taken.mask & cpu_mask
                 sd_send = sd_wait = mask
                 self.sd_inv = (self.slots[grant] >> INV_OFFSET) & INV_MASK
-                self.sd_owner, self.sd_gen_valid, self.sd_gen = grant, taken.gen_valid, taken.gen
+                self.sd_owner, self.sd_gen_valid = grant, taken.gen_valid
+                self.sd_gen = taken.gen & self._gen_mask
                 if mask == 0:
                     done = 1 << grant               # nobody to interrupt
             else:
@@ -139,7 +142,8 @@ class FabricRef:
                 self.busy = False
                 done = 1 << self.owner
                 if self.current.gen_valid:
-                    self.max_done_gen = max(self.max_done_gen, self.current.gen)
+                    self.max_done_gen = max(self.max_done_gen,
+                                            self.current.gen & self._gen_mask)
         # The shootdown completes when its last CPU acknowledges.
         if sd_busy and sd_remaining == 0:
             sd_done = 1 << self.sd_owner

@@ -61,15 +61,17 @@ def invalidate_request(inv):
 
 class GoldenBackend(Platform):
     def __init__(self, cpus=4, devices=1, tlb_entries=16, mem_latency=2, pa_bits=40,
-                 faults=()):
+                 faults=(), tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS):
         if not _is_int(mem_latency) or mem_latency < 1:
             raise ValueError(f"mem_latency must be an integer of at least 1, not "
                              f"{mem_latency!r}")
         #: The model being driven (for inspection; drive it only through the methods).
         #: ``faults``: fabric faults of hdl/faults.py the model is broken with.
         self.system = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
-                                pa_bits=pa_bits, faults=faults)
+                                pa_bits=pa_bits, tlbi_range=tlbi_range,
+                                asid_bits=asid_bits, gen_bits=gen_bits, faults=faults)
         self.cpus, self.devices, self.pa_bits = cpus, devices, pa_bits
+        self.tlbi_range, self.asid_bits, self.gen_bits = bool(tlbi_range), asid_bits, gen_bits
         #: Physical memory: may be filled directly before (or between) calls.
         self.memory = SparseMemory(pa_bits)
         self._latency = mem_latency
@@ -157,6 +159,7 @@ class GoldenBackend(Platform):
         ports, k, mmu = self._agent(agent)
         _check_word("VA", va)
         _check_word("TTBR", ttbr)
+        self._check_asid(ttbr >> 48)
         req = ACCESS.unpack(ACCESS.pack(va=va, ttbr=ttbr, write=int(bool(write)),
                                         exec=int(bool(exec)), el0=int(bool(el0))))
         what = f"access by {agent!r}"
@@ -262,10 +265,18 @@ class GoldenBackend(Platform):
         self._tick()
         inp.src_valid = 0
 
+    def _check_asid(self, asid):
+        """An ASID wider than the TLBs match would alias another (the arm64 kernel
+        allocates no more than ASIDBits give)."""
+        if asid >> self.asid_bits:
+            raise ValueError(f"ASID {asid:#x} does not fit in this system's "
+                             f"{self.asid_bits}-bit ASIDs")
+
     def _fabric_request(self, kind, inv, gen, mask=0):
         fields = invalidate_request(inv)
-        if gen is not None and (not _is_int(gen) or not 0 <= gen < 1 << GEN_BITS):
-            raise ValueError(f"generation {gen!r} does not fit in {GEN_BITS} bits")
+        self._check_asid(fields["asid"])
+        if gen is not None and (not _is_int(gen) or not 0 <= gen < 1 << self.gen_bits):
+            raise ValueError(f"generation {gen!r} does not fit in {self.gen_bits} bits")
         return FABRIC_REQUEST.pack(kind=kind.value, inv=fields, devices=int(inv.devices),
                                    gen_valid=int(gen is not None), gen=gen or 0, mask=mask)
 

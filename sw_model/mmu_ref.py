@@ -38,12 +38,13 @@ class MMUInputs:
 
 
 class MMURef:
-    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, bugs=()):
+    def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, tlbi_range=True,
+                 asid_bits=16, bugs=()):
         unknown = set(bugs) - set(BUGS)
         if unknown:
             raise ValueError(f"unknown model bug(s) {sorted(unknown)}; known: {BUGS}")
         self.bugs = frozenset(bugs)
-        self.tlb = TLBRef(tlb_entries)
+        self.tlb = TLBRef(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits)
         self.walker = WalkerRef(pa_bits=pa_bits, ha=ha, hd=hd)
         self.state = MMUState.IDLE
         self.req_q = None
@@ -74,7 +75,8 @@ class MMURef:
         bits = 0
         for size in PageSize:
             for ng in (0, 1):
-                if invalidate_names(inv, vpn & MASK[size.value], asid, ng, size.value):
+                if invalidate_names(inv, vpn & MASK[size.value], asid, ng, size.value,
+                                    self.tlb.tlbi_range, self.tlb.asid_bits):
                     bits |= 1 << stale_bit(size.value, ng)
         return bits
 

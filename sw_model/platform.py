@@ -80,6 +80,13 @@ class Platform:
 
     cpus: int
     devices: int
+    #: Whether the TLBs match a range invalidate against its bounds (FEAT_TLBIRANGE);
+    #: without, one names every VA, and the arm64 kernel issues per-page TLBIs instead.
+    tlbi_range = True
+    #: The ASID bits the TLBs match (ID_AA64MMFR0_EL1.ASIDBits: 8 or 16).
+    asid_bits = 16
+    #: The generation bits the fabric keeps (requests carry no higher ones).
+    gen_bits = 32
 
     @property
     def cycles(self):

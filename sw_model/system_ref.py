@@ -1,6 +1,6 @@
 """Cycle-matched model of ``hdl.system.System``: the block models joined the way the RTL
 joins the blocks."""
-from hdl.fabric import check_fabric_params
+from hdl.fabric import GEN_BITS, check_fabric_params
 from hdl.ports import InvalidateRequest
 
 from .arbiter_ref import ArbiterInputs, ArbiterRef
@@ -28,12 +28,13 @@ class SystemInputs:
 
 class SystemRef:
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 bugs=(), faults=()):
+                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, bugs=(), faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
-        mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd, bugs=bugs)
+        mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd,
+                   tlbi_range=tlbi_range, asid_bits=asid_bits, bugs=bugs)
         self.cpu_mmus = [MMURef(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
-        self.fabric = FabricRef(cpus=cpus, devices=devices, faults=faults)
+        self.fabric = FabricRef(cpus=cpus, devices=devices, gen_bits=gen_bits, faults=faults)
         self.arbiter = ArbiterRef(1 + cpus + devices)
         self.walkers = self.cpu_mmus + self.dev_mmus    # memory requesters 1, 2, ...
         self.host_full = False

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from hdl.descriptor import PAGE_LEVEL, PageSize, vpn_mask
 from hdl.ports import InvalidateOp
-from hdl.tlb import check_entries
+from hdl.tlb import check_asid_bits, check_entries
 
 MASK = [vpn_mask(PageSize(min(code, 5))) for code in range(8)]
 VPN_BITS = (1 << 36) - 1
@@ -38,26 +38,34 @@ _RANGE_OPS = {_OP.RVAE1.value, _OP.RVAAE1.value}
 _ANY_ASID_OPS = {_OP.VAAE1.value, _OP.VAALE1.value, _OP.RVAAE1.value}
 
 
-def invalidate_names(inv, vpn, asid, ng, size):
-    """``hdl.tlb.invalidate_names``: whether ``inv`` names an entry with these fields."""
+def invalidate_names(inv, vpn, asid, ng, size, tlbi_range=True, asid_bits=16):
+    """``hdl.tlb.invalidate_names``: whether ``inv`` names an entry with these fields
+    (without ``tlbi_range``, a range form covers every VA; ASIDs match on their low
+    ``asid_bits``)."""
     op = inv.op
     if op == _OP.VMALLE1.value:
         return True
+    same_asid = not (asid ^ inv.asid) & ((1 << asid_bits) - 1)
     if op == _OP.ASIDE1.value:
-        return bool(ng) and asid == inv.asid
+        return bool(ng) and same_asid
     mask = MASK[size]
-    if op in _RANGE_OPS:
+    if op in _RANGE_OPS and not tlbi_range:
+        va_ok = True
+    elif op in _RANGE_OPS:
         va_ok = vpn < inv.end and (vpn | (~mask & VPN_BITS)) >= inv.va
     else:
-        va_ok = (inv.va & mask) == vpn
+        va_ok = not (inv.va ^ vpn) & mask
     if op in _ANY_ASID_OPS:
         return va_ok
-    return va_ok and (not ng or asid == inv.asid)
+    return va_ok and (not ng or same_asid)
 
 
 class TLBRef:
-    def __init__(self, entries=16):
+    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16):
         self.entries = check_entries(entries)
+        self.tlbi_range = bool(tlbi_range)
+        self.asid_bits = check_asid_bits(asid_bits)
+        self._asid_mask = (1 << asid_bits) - 1
         self.valid = 0                     # bit i: entry i is valid (as in the RTL)
         self.store = [None] * self.entries
         self.rr = 0
@@ -67,8 +75,8 @@ class TLBRef:
         """Index of the lowest-numbered matching entry, or None."""
         valid = self.valid
         for i, e in enumerate(self.store):
-            if (valid >> i & 1 and (vpn & MASK[e.size]) == e.vpn
-                    and (not e.ng or e.asid == asid)):
+            if (valid >> i & 1 and not (vpn ^ e.vpn) & MASK[e.size]
+                    and (not e.ng or not (e.asid ^ asid) & self._asid_mask)):
                 return i
         return None
 
@@ -86,7 +94,8 @@ class TLBRef:
         """Indices of the entries that invalidate ``inv`` names (as in the RTL)."""
         # An entry never filled has its valid bit clear already.
         return [i for i, e in enumerate(self.store)
-                if e is not None and invalidate_names(inv, e.vpn, e.asid, e.ng, e.size)]
+                if e is not None and invalidate_names(inv, e.vpn, e.asid, e.ng, e.size,
+                                                      self.tlbi_range, self.asid_bits)]
 
     def tick(self, fill=None, fill_index=None, inv=None):
         """One clock edge. ``fill`` is an Entry to write into ``fill_index`` (or into the

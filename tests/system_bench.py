@@ -3,15 +3,22 @@ Amaranth's simulator against ``SystemRef``, every output every cycle, under the 
 multi-agent stimulus of ``sim.system_stimulus``."""
 from hdl.system import System
 from sim.pysim import run_testbench
+from sim.stimulus import ASIDS
 from sim.system_stimulus import SystemEnvironment
 from sw_model.system_ref import SystemRef
 
 
-def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, faults=()):
-    """Returns (first divergence or None, environment stats)."""
-    dut = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries, faults=faults)
-    ref = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries)
-    env = SystemEnvironment(seed, cpus, devices)
+def run_system_lockstep(seed, cycles, *, cpus=2, devices=1, tlb_entries=4, faults=(),
+                        options=None, ref_options=None, asids=ASIDS, first_gen=1):
+    """Returns (first divergence or None, environment stats). ``options``: more System
+    parameters, for the model too unless ``ref_options`` gives the model its own;
+    ``asids``: the stimulus's address spaces; ``first_gen``: its first generation."""
+    options = options or {}
+    dut = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries, faults=faults,
+                 **options)
+    ref = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
+                    **(options if ref_options is None else ref_options))
+    env = SystemEnvironment(seed, cpus, devices, asids, first_gen)
     outcome = {"divergence": None}
 
     def rtl_outputs(ctx):

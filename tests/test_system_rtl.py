@@ -19,6 +19,20 @@ def test_system_lockstep(sim, build_root):
     assert stats["host_writes"] > 50 and stats["syncs"] > 20
 
 
+def test_small_system_lockstep(sim, build_root):
+    """The iCE40UP5K configuration: no range invalidates, 8-bit ASIDs (aliasing ones in
+    the stimulus), 8 generation bits (the stimulus's generations pass 255)."""
+    seed = 20261123
+    small = dict(cpus=1, devices=0, tlb_entries=8, tlbi_range=False, asid_bits=8,
+                 gen_bits=8)
+    print(f"seed {seed}")
+    result = run_system_rtl(sim, cycles=6000, seed=seed, system=small, build_root=build_root,
+                            stimulus=dict(asids=[1, 2, 0x101, 0x102], first_gen=250))
+    print("\n".join(describe(result)), result.stats)
+    assert result.status == "ok", "\n".join(describe(result))
+    assert result.stats["invalidates"] > 30 and result.stats["accesses"] > 100
+
+
 def test_system_diff_reports_a_broken_model(build_root):
     result = run_system_rtl("verilator", cycles=8000, seed=3, system=SMALL,
                             bugs=["stale_walk_installs"], build_root=build_root)

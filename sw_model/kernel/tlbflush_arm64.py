@@ -42,16 +42,23 @@ class Arm64TLBFlush:
 
     def flush_tlb_range(self, cpu, mm, start, end, freed_tables=False, gens=()):
         """__flush_tlb_range(): one range TLBI (FEAT_TLBIRANGE), or the whole ASID past
-        MAX_DVM_OPS pages; last-level only unless page tables were freed."""
+        MAX_DVM_OPS pages; last-level only unless page tables were freed. Without
+        FEAT_TLBIRANGE (system_supports_tlb_range() false), __flush_tlb_range_op() issues
+        one TLBI per page, and from MAX_DVM_OPS pages on the whole ASID goes instead."""
         pages = (end - start) // PAGE_SIZE
-        if pages > MAX_DVM_OPS:
+        ranged = self.k.backend.tlbi_range
+        if pages > MAX_DVM_OPS or (not ranged and pages >= MAX_DVM_OPS):
             yield from self.flush_tlb_mm(cpu, mm, gens)
             return
+        page_op = InvalidateOp.VAE1 if freed_tables else InvalidateOp.VALE1
         if pages == 1:
-            op = InvalidateOp.VAE1 if freed_tables else InvalidateOp.VALE1
-            self._tlbi(cpu, op, mm, start, gens=gens)
-        else:
+            self._tlbi(cpu, page_op, mm, start, gens=gens)
+        elif ranged:
             self._tlbi(cpu, InvalidateOp.RVAE1, mm, start, end, gens=gens)
+        else:
+            # Each TLBI carries the generation: the register passes it once all are done.
+            for va in range(start, end, PAGE_SIZE):
+                self._tlbi(cpu, page_op, mm, va, gens=gens)
         self._dsb(cpu)
         yield f"flush_tlb_range {start:#x}-{end:#x}"
         yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, start, end, gens)
