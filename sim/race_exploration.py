@@ -5,7 +5,7 @@ found on another), the fixed one none (docs/explore.md)."""
 from dataclasses import dataclass
 
 from sim.bugs import RACES
-from sw_model.kernel.explore import explore
+from sw_model.kernel.explore import COUNTS, explore
 from sw_model.kernel.scenario_parser import parse_scenario_text
 
 
@@ -42,18 +42,19 @@ def targets():
     return out
 
 
-def explore_races(bound, *, backend="untimed", prune=True, max_runs=None):
-    """Each target of ``targets()`` explored to ``bound``: an ``Explored`` each, as it
-    is done."""
+def explore_races(bound, *, backend="untimed", prune=True, max_runs=None,
+                  count=COUNTS[0]):
+    """Each target of ``targets()`` explored to ``bound``, counting preemptions as
+    ``count``: an ``Explored`` each, as it is done."""
     for race, variant, path, kind in targets():
         yield Explored(race, variant, kind, explore(
             parse_scenario_text(schedule_free(path), str(path)), bound, backend=backend,
-            prune=prune, max_runs=max_runs))
+            prune=prune, max_runs=max_runs, count=count))
 
 
-def header(bound, backend):
-    return (f"every race without its schedule, bound {bound}, {backend} "
-            f"backend\n # {'race':24s} {'':5s} {'expected':22s} {'found':44s} "
+def header(bound, backend, count=COUNTS[0]):
+    return (f"every race without its schedule, bound {bound} (counting {count}), "
+            f"{backend} backend\n # {'race':24s} {'':5s} {'expected':22s} {'found':44s} "
             f"{'runs':>7} {'pruned':>7} {'seconds':>7} {'runs/s':>6}")
 
 
