@@ -169,6 +169,10 @@ def build_parser():
                          help="no state hashing: run every interleaving to its end")
     explore.add_argument("--bound", type=_bound, default=2, metavar="K",
                          help="at most K preemptions per interleaving (default 2)")
+    explore.add_argument("--count", choices=("switch", "in-op"), default="switch",
+                         help="what is a preemption: switch (default), any switch away "
+                              "from an agent that could go on; in-op, only one inside "
+                              "an operation (between two, a CPU is in user space)")
     explore.add_argument("--max-runs", type=_positive, metavar="N",
                          help="stop after N interleavings")
     explore.add_argument("--save-violation", type=Path, metavar="FILE",
@@ -545,7 +549,7 @@ def cmd_explore(args):
     except ScenarioError as e:
         raise UsageError(str(e)) from None
     found = explore(scenario, args.bound, backend=backend, prune=not args.no_prune,
-                    max_runs=args.max_runs)
+                    max_runs=args.max_runs, count=args.count)
     print(summary(found))
     if confirmation(found):
         print(f"  {confirmation(found)}")
@@ -557,7 +561,8 @@ def cmd_explore(args):
             print(f"  no violation to save in {args.save_violation}")
         return 1 if found.errors else 0
     text = replay_text(args.scenario.read_text(), found.witness, origin=(
-        f"the interleaving `shootdown explore --bound {args.bound}` found"))
+        f"the interleaving `shootdown explore --bound {args.bound} --count {args.count}` "
+        "found"))
     print(text, end="")
     if args.save_violation:
         try:
@@ -611,10 +616,10 @@ def _explore_races(args, backend):
     from sim.race_exploration import explore_races, footer, header, row
     if args.scenario is not None or args.save_violation:
         raise UsageError("--all-races takes no scenario and no --save-violation")
-    print(header(args.bound, backend), flush=True)
+    print(header(args.bound, backend, args.count), flush=True)
     results = []
     for result in explore_races(args.bound, backend=backend, prune=not args.no_prune,
-                                max_runs=args.max_runs):
+                                max_runs=args.max_runs, count=args.count):
         print(row(result), flush=True)
         results.append(result)
     print(footer(results))

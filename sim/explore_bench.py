@@ -1,8 +1,9 @@
 """The explorer's speed (docs/benchmarks.md): interleavings per second on small scenarios
 (2–3 CPUs, at most 20 steps per interleaving), each explored to the same bound on the
 timed (golden) backend and on the untimed one, with and without state hashing (from the
-first run, and the default: from run 500), in one run so the ratios compare like with
-like. Pruned runs are not counted as explored.
+first run, and the default: from run 500), and counting only preemptions inside an
+operation (``--count in-op``: more interleavings within the bound), in one run so the
+ratios compare like with like. Pruned runs are not counted as explored.
 
     python -m sim.explore_bench [--bound K]
 """
@@ -22,7 +23,8 @@ MAX_AGENTS, MAX_STEPS = 3, 20
 MODES = (("timed", dict(backend="golden", prune=False)),
          ("untimed", dict(backend="untimed", prune=False)),
          ("untimed, hashing from run 0", dict(backend="untimed", hash_after=0)),
-         ("untimed, default", dict(backend="untimed")))
+         ("untimed, default", dict(backend="untimed")),
+         ("untimed, default, counting in-op", dict(backend="untimed", count="in-op")))
 
 
 def steps(scenario):

@@ -190,3 +190,20 @@ def test_hashing_starts_after_the_first_runs():
     late = explore(scenario, BOUND, hash_after=400)
     assert late.explored >= 400 and 0 < late.pruned < explore(scenario, BOUND,
                                                                 hash_after=0).pruned
+
+
+def test_a_spurious_fault_waits_for_a_pending_flush():
+    """This explorer (counting in-op preemptions) found the fixed zap_vs_mkclean stuck:
+    cpu1 cached the write-protected entry; cpu0's MADV_DONTNEED cleared the clean PTE,
+    its flush deferred; cpu1's fault installed a writable PTE and its retries kept
+    hitting the stale entry, each a spurious fault (a no-op on arm64), until the access
+    counted as stuck. arm64 leaves that entry to cpu0's broadcast flush: cpu1 waits."""
+    text = schedule_free("zap_vs_mkclean") + \
+        "schedule order cpu1:6 cpu2:4 cpu1 cpu0:2 cpu1:7\n"
+    run = run_once(parse_scenario_text(text))
+    assert run.error is None and not run.violations
+    assert run.trace[17:21] == [
+        ("cpu1", "handle_pte_fault 0x400000: ptep_get_lockless = 0xe8000000104f43"),
+        ("cpu1", "handle_pte_fault 0x400000: spurious"),
+        ("cpu1", "write A 0x400000: waits for a pending TLB flush"),
+        ("cpu0", "flush_tlb_range 0x400000-0x401000")]

@@ -57,3 +57,19 @@ def test_counters_no_decision_reads_are_left_out():
     changed = Kernel()
     changed.pages[0].value = 2
     assert signature(changed) != signature(Kernel())
+
+
+def test_the_page_pool_writes_untouched_frames_by_address():
+    """Frames never handed out are as built: written short, so a pool of them costs
+    little; a frame once handed out is written in full, so its changes count."""
+    from sw_model.kernel.page_alloc import PageAllocator
+    pools = [PageAllocator(0x100000, 64) for _ in range(3)]
+    assert signature(pools[0]) == signature(pools[1])
+    assert len(signature(pools[0])) < 1000
+    for pool in pools[1:]:
+        pool.folio_at(0x101000)
+    assert signature(pools[1]) == signature(pools[2])
+    pools[2].folio_at(0x101000).dirty = True
+    assert signature(pools[1]) != signature(pools[2])
+    pools[1].alloc("anon")
+    assert signature(pools[1]) != signature(pools[0])

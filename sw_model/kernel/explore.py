@@ -13,10 +13,17 @@ other agent. Children only branch past their parent's choices, so every interlea
 run once and none is a prefix of another run (the tree of choice sequences). Runs are
 taken breadth first by preemptions, so the first violation found has the fewest.
 
+What counts as a preemption (``count``): ``"switch"`` (CHESS), any switch away from an
+agent that could go on; ``"in-op"``, only a switch away from an agent inside an
+operation: between two operations a CPU is back in user space, where it may be delayed
+for any time, so switching there is free. Deep races need the second: race 6's
+interleaving takes four switches, three of them inside operations (docs/explore.md).
+
 State hashing (``prune``, from the ``hash_after``-th run on): at every step past its
-given choices where the agent that ran last is between two operations, a run computes
-the signature of the whole state (``state_signature``: kernel, platform, the agents'
-generators mid-operation) with that agent. If an earlier run reached that
+given choices (counting "switch": only where the agent that ran last is between two
+operations), a run computes the signature of the whole state (``state_signature``:
+kernel, platform, the agents' generators mid-operation) with the agent a switch would
+preempt (none if a switch is free). If an earlier run reached that
 state with no more preemptions spent, everything from here was or will be explored
 from there, within the same bound: the run stops (it is counted as pruned, not
 explored) and branches only where it went before. The fewest-preemptions property
@@ -41,6 +48,8 @@ CONFIRM_BACKEND = "golden"
 #: Runs before state hashing starts: a signature costs about a quarter of a small run,
 #: which a search this small does not win back (docs/explore.md).
 HASH_AFTER = 500
+#: What counts as a preemption (module docstring); the first is the default.
+COUNTS = ("switch", "in-op")
 
 
 @dataclass
@@ -55,6 +64,7 @@ class Exploration:
     pruned: int = 0             # runs stopped at a state an earlier run had reached
     backend: str = "untimed"
     confirmation: object = None     # the violating order replayed on CONFIRM_BACKEND
+    count: str = COUNTS[0]          # what counts as a preemption
 
     @property
     def rate(self):
@@ -85,56 +95,65 @@ class _Chooser:
     records, at each step past the choices, the agents that could run, and stops the
     run at a state in ``seen`` (signature -> fewest preemptions it was reached with)."""
 
-    def __init__(self, choices, seen=None):
-        self.choices, self.seen = choices, seen
+    def __init__(self, choices, seen=None, count=COUNTS[0]):
+        self.choices, self.seen, self.count = choices, seen, count
         self.taken = []                 # the agent picked at each step
-        self.branches = []              # (step, runnable names, agent that ran last)
+        self.branches = []              # (step, runnable names, agent a switch preempts)
         self.preemptions = 0            # so far
         self.roots = ()
 
     def start(self, kernel, sched):
         self.roots = (kernel, sched.agents)
 
-    def _between_operations(self, last):
-        """Whether the agent that ran last is between two operations: the states worth
-        hashing (fewer, and cheaper: one generator fewer)."""
-        agents = self.roots[1]
-        return last is None or agents[last].current is None
+    def _in_operation(self, last):
+        """Whether the agent that ran last is inside an operation."""
+        return last is not None and self.roots[1][last].current is not None
+
+    def _worth_hashing(self, last):
+        """Counting "switch": only states where the agent that ran last is between two
+        operations (fewer, and cheaper: one generator fewer); counting "in-op", every
+        state, which prunes more where most switches are free (docs/explore.md)."""
+        return self.count == "in-op" or not self._in_operation(last)
 
     def __call__(self, runnable):
         names = [a.name for a in runnable]
         step = len(self.taken)
         last = self.taken[-1] if self.taken else None
+        # The agent that picking another would preempt, if any.
+        costly = last if last in names and (self.count == "switch" or
+                                            self._in_operation(last)) else None
         if step < len(self.choices):
             pick = self.choices[step]
         else:
-            if self.seen is not None and self._between_operations(last):
-                key = (last, signature(*self.roots))
+            if self.seen is not None and self._worth_hashing(last):
+                key = (costly, signature(*self.roots))
                 before = self.seen.get(key)
                 if before is not None and before <= self.preemptions:
                     raise _Pruned
                 self.seen[key] = self.preemptions
             pick = last if last in names else names[0]
-            self.branches.append((step, names, last))
-        self.preemptions += last in names and pick != last
+            self.branches.append((step, names, costly))
+        self.preemptions += costly is not None and pick != costly
         self.taken.append(pick)
         return runnable[names.index(pick)]
 
 
 def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH_AFTER,
-            max_runs=None, run_once=None, confirm=True):
+            max_runs=None, run_once=None, confirm=True, count=COUNTS[0]):
     """Runs ``scenario``'s interleavings with at most ``bound`` preemptions, fewest first,
     until one ends in a violation (see the module docstring). ``prune``: state hashing,
     from run ``hash_after`` on; ``max_runs``: stop after that many runs (explored and
     pruned); ``confirm``: replay a violation found on another backend on
-    CONFIRM_BACKEND."""
+    CONFIRM_BACKEND; ``count``: what counts as a preemption (COUNTS)."""
+    if count not in COUNTS:
+        raise ValueError(f"unknown preemption count {count!r}; known: {', '.join(COUNTS)}")
     if run_once is None:
         from .runner import run_once
     free = replace(scenario, schedule=Schedule(kind="order", order=()))
     levels = [deque() for _ in range(bound + 1)]     # choice tuples, by preemptions
     levels[0].append(())
     seen = {} if prune else None
-    found = Exploration(bound, 0, 0.0, errors=[], backend=backend)
+    found = Exploration(bound, 0, 0.0, errors=[], backend=backend, count=count)
     started = time.perf_counter()
     for preemptions, queue in enumerate(levels):
         while queue and found.run is None:
@@ -142,7 +161,7 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH
                 found.complete = False
                 break
             hashing = seen is not None and found.explored + found.pruned >= hash_after
-            chooser = _Chooser(queue.popleft(), seen if hashing else None)
+            chooser = _Chooser(queue.popleft(), seen if hashing else None, count)
             try:
                 run = run_once(free, None, backend, policy=chooser, on_start=chooser.start)
             except _Pruned:
@@ -153,9 +172,9 @@ def explore(scenario, bound=2, *, backend="untimed", prune=True, hash_after=HASH
                     found.run, found.preemptions = run, preemptions
                 elif run.error:
                     found.errors.append(run.error)
-            for step, names, last in chooser.branches:
+            for step, names, costly in chooser.branches:
                 default = chooser.taken[step]
-                cost = preemptions + (last in names)
+                cost = preemptions + (costly is not None)
                 if cost <= bound:
                     levels[cost].extend(tuple(chooser.taken[:step]) + (other,)
                                         for other in names if other != default)
@@ -216,7 +235,7 @@ def summary(exploration):
     """The exploration's outcome, on one line, with its speed and what was pruned."""
     e = exploration
     speed = (f"{e.seconds:.2f} s, {e.rate:.0f} interleavings/s, {e.pruned} pruned, "
-             f"{e.backend}")
+             f"{e.backend}" + ("" if e.count == COUNTS[0] else f", counting {e.count}"))
     if e.run is not None:
         return (f"violation after {e.explored} interleavings ({speed}), with "
                 f"{e.preemptions} preemption{'s' * (e.preemptions != 1)}: "

@@ -5,6 +5,7 @@ from .mthp import do_fault_mthp
 from .numa import do_numa_page
 from .pgtable import (is_migration_entry, mk_pte, pmd_trans_huge, pte_dirty, pte_pa,
                       pte_present, pte_protnone, pte_uffd_wp, pte_write)
+from .sched import Blocked
 from .userfaultfd import handle_userfault, uffd_wp_flush_before_copy
 
 
@@ -57,8 +58,15 @@ def handle_mm_fault(k, agent, cpu, mm, va, *, write=False, exec=False):
         yield from ptl.lock(agent)
         k.stats["spurious_faults"] += 1
         yield f"handle_pte_fault {va:#x}: spurious"
-        yield from k.flush.flush_tlb_fix_spurious_fault(cpu, mm, va)
+        fixed = yield from k.flush.flush_tlb_fix_spurious_fault(cpu, mm, va)
         ptl.unlock(agent)
+        mm.mmap_lock.up_read(agent)
+        if not fixed and mm.mm_tlb_flush_pending():
+            # The stale entry waits for another CPU's deferred flush (arm64 leaves it to
+            # that broadcast): the retried access faults until the flush lands, so the
+            # CPU waits for it, holding no lock, rather than spinning into stuck-access.
+            yield Blocked(lambda: not mm.mm_tlb_flush_pending(), "a pending TLB flush")
+        return
     mm.mmap_lock.up_read(agent)
 
 

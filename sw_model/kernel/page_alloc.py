@@ -58,14 +58,33 @@ class PageAllocator:
         self.free_list = list(reversed(self.folios))     # pop() takes the lowest first
         self.stats = {"allocated": 0, "freed": 0}
         self.on_reuse = on_reuse      # called with a folio about to be handed out again
+        # Folios never handed out (by folio_at() or an allocation): nothing outside the
+        # pool can have changed them, so the explorer's state signature writes them as
+        # their address alone (signature_state()).
+        self.untouched = {id(folio) for folio in self.folios}
 
     def folio_at(self, pa):
         """The folio holding physical address ``pa``, or None outside the pool."""
         i = (pa - self.base) // PAGE_SIZE
         if 0 <= i < self.low:
-            return self.folios[i]
-        i = (pa - self.base - HIGHMEM_OFFSET) // PAGE_SIZE
-        return self.folios[self.low + i] if 0 <= i < len(self.folios) - self.low else None
+            folio = self.folios[i]
+        else:
+            i = (pa - self.base - HIGHMEM_OFFSET) // PAGE_SIZE
+            if not 0 <= i < len(self.folios) - self.low:
+                return None
+            folio = self.folios[self.low + i]
+        self.untouched.discard(id(folio))
+        return folio
+
+    def signature_state(self):
+        """What the explorer's state signature (state_signature.py) writes for the pool:
+        its attributes but the statistics, with each untouched folio as its address."""
+        untouched = self.untouched
+        state = {k: v for k, v in vars(self).items()
+                 if k not in ("stats", "untouched", "folios", "free_list")}
+        state["folios"] = [f.pa if id(f) in untouched else f for f in self.folios]
+        state["free_list"] = [f.pa if id(f) in untouched else f for f in self.free_list]
+        return state
 
     def _highmem(self, folio):
         return folio.pa - self.base >= HIGHMEM_OFFSET
@@ -88,6 +107,7 @@ class PageAllocator:
         return self._prep_new_page(self.free_list.pop(index), kind)
     def _prep_new_page(self, folio, kind):
         """prep_new_page(): a frame taken off the free list starts a new lifetime."""
+        self.untouched.discard(id(folio))
         if self.on_reuse:
             self.on_reuse(folio)
         folio.kind = kind

@@ -76,8 +76,9 @@ class Arm64TLBFlush:
         yield from self.flush_tlb_page(cpu, mm, va)
 
     def flush_tlb_fix_spurious_fault(self, cpu, mm, va):
-        """A no-op on arm64: upgrades were flushed when they were made."""
-        return
+        """A no-op on arm64 (upgrades were flushed when they were made): returns False,
+        the entry is not fixed here."""
+        return False
         yield
 
     # Batched unmap flush (reclaim): the TLBIs go out now, one DSB completes them later.

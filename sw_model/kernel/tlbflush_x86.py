@@ -186,7 +186,7 @@ class X86TLBFlush:
 
     def flush_tlb_fix_spurious_fault(self, cpu, mm, va):
         """What a page fault does to the faulting CPU's own TLB entry on x86: a local
-        flush of the page in this CPU's PCID."""
+        flush of the page in this CPU's PCID (returns True: the entry is fixed)."""
         state = self.cs.cpu_tlbstate[cpu]
         self.cs.local_flush(cpu, Invalidate(InvalidateOp.VAE1, va=va & ~0xFFF,
                                             asid=pcid_tag(cpu, state.loaded_mm_asid)))
@@ -194,6 +194,7 @@ class X86TLBFlush:
         page = va & ~0xFFF
         yield from self.k.mmu_notifier.arch_invalidate_secondary_tlbs(mm, page,
                                                                       page + PAGE_SIZE)
+        return True
 
     # Batched unmap flush (reclaim): remember the CPUs now, one full flush later.
     def new_batch(self):
