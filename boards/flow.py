@@ -20,6 +20,7 @@ from hdl.tlb import check_entries
 from sim.synth import count_cells
 from sim.toolchain import ToolchainError
 
+from .oscillator import Oscillator
 from .pll import PLLDomain
 
 #: The environment variables amaranth's build scripts read, per FPGA family.
@@ -158,7 +159,10 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     env = tool_environment(board.family)
     platform = board.platform()
     try:
-        pll = board.pll(platform.default_clk, platform.default_clk_frequency, freq_mhz * 1e6)
+        # At the oscillator's own frequency the PLL is left out (Oscillator).
+        clock = (Oscillator if freq_mhz * 1e6 == platform.default_clk_frequency
+                 else board.pll)
+        pll = clock(platform.default_clk, platform.default_clk_frequency, freq_mhz * 1e6)
     except ValueError as e:
         raise BoardError(f"{board.name}: {e}") from None
     try:
