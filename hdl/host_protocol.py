@@ -89,6 +89,9 @@ AGENT_DEVICE = 0x80
 FLAG_DEVICES, FLAG_GEN_VALID = 1, 2
 #: ACCESS flags byte.
 ACCESS_WRITE, ACCESS_EXEC, ACCESS_EL0 = 1, 2, 4
+#: INFO's features byte: the walkers' hardware access-flag and dirty updates (FEAT_HAFDBS),
+#: range TLBIs (FEAT_TLBIRANGE), 16-bit ASIDs (else 8: ID_AA64MMFR0_EL1.ASIDBits).
+INFO_HA, INFO_HD, INFO_TLBI_RANGE, INFO_ASID16 = 1, 2, 4, 8
 
 
 def crc8(data, crc=0):
