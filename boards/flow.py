@@ -1,6 +1,7 @@
 """Board builds: a board top (PLL, UART pins, ``HostSoC``) through the YoWASP tools —
 yosys, nextpnr, the bitstream packer — with the resources, Fmax per clock and timing read
 back from yosys's statistics and nextpnr's JSON report."""
+import inspect
 import json
 import os
 import re
@@ -117,6 +118,13 @@ def check_config(cpus, devices, tlb_entries, freq_mhz):
         raise BoardError(f"the clock target must be positive, not {freq_mhz} MHz")
 
 
+def system_defaults():
+    """The System's options left to their defaults: {name: default}."""
+    from hdl.system import System
+    return {name: p.default for name, p in inspect.signature(System).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def tool_environment(family):
     """The environment for amaranth's build script: each tool's YoWASP command."""
     path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
@@ -172,8 +180,10 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         raise BoardError(f"{board.name}: {e}") from None
     device = f"{platform.device}-{platform.package}"
 
-    # Builds of other system options go side by side, not over each other.
-    options = "".join(f"-{name}{int(value)}" for name, value in sorted(system_options.items()))
+    # A build with system options other than the board's goes beside its default build.
+    defaults = {**system_defaults(), **board.system_options}
+    options = "".join(f"-{name}{int(value)}" for name, value in system_options.items()
+                      if value != defaults.get(name))
     build_dir = (Path(build_root) / "boards"
                  / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}{options}")
     plan = platform.prepare(

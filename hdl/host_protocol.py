@@ -17,7 +17,8 @@ import enum
 
 #: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
 #: out from their end (shared fields last), a 32-bit cycle count after the result,
-#: 16-bit memory counters, tickets modulo 16.
+#: 16-bit memory counters, tickets modulo 16, INFO's features byte (range TLBIs, ASID bits)
+#: and generation bits.
 VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A

@@ -112,8 +112,8 @@ def test_a_board_of_another_system_is_refused_before_anything_runs():
     version, system (CPUs, TLB, hardware updates) or too little memory is named."""
     system = parse_scenario(SCENARIO).system
     board = dict(version=VERSION, cpus=system["cpus"], devices=system["devices"],
-                 tlb=system["tlb"], pa_bits=40, ha=True, hd=True, mem_bytes=256 << 10,
-                 mem_base=0x100000)
+                 tlb=system["tlb"], pa_bits=40, ha=True, hd=True, tlbi_range=True,
+                 asid_bits=16, gen_bits=32, mem_bytes=256 << 10, mem_base=0x100000)
     check_board(board, system)
     cases = [
         (dict(version=VERSION - 1), "protocol version"),
