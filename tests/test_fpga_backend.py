@@ -55,6 +55,7 @@ def test_a_shipped_scenario_on_the_small_system_has_no_divergence(sim, build_roo
                              options=SMALL, build_root=build_root)
     assert board["divergence"] is None, board["divergence"]
     assert board["met"], board["summary"]
+    assert {name: board["info"][name] for name in SMALL} == SMALL
     golden = run_scenario(scenario, backend=lambda system: GoldenBackend(
         cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"], **SMALL))
     assert board["cycles"] == [r.cycles for r in golden.runs]
