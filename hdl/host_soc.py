@@ -30,8 +30,9 @@ class HostSoC(wiring.Component):
     ``cpus``, ``devices``, ``tlb_entries`` and ``system_options`` (``pa_bits``, ``ha``,
     ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``) build the System; ``mem_bytes``
     (a power of two) of block RAM hold the words at [``mem_base``, ``mem_base +
-    mem_bytes``); ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout`` is how many clock cycles a frame may pause between
-    bytes (default a tenth of a second); ``watchdog``: system cycles a command may wait.
+    mem_bytes``); ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout``
+    is how many clock cycles a frame may pause between bytes (default a tenth of a
+    second); ``watchdog``: system cycles a command may wait.
     """
 
     uart_rx: In(1, init=1)
