@@ -1,6 +1,7 @@
 """Board builds: a board top (PLL, UART pins, ``HostSoC``) through the YoWASP tools —
 yosys, nextpnr, the bitstream packer — with the resources, Fmax per clock and timing read
 back from yosys's statistics and nextpnr's JSON report."""
+import inspect
 import json
 import os
 import re
@@ -9,7 +10,7 @@ import subprocess
 import sysconfig
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.hdl import ClockDomain, Elaboratable, Module
@@ -82,6 +83,9 @@ class Board:
     devices: int
     tlb_entries: int
     freq_mhz: float         # the default clock target
+    #: The System's options by default (``HostSoC``'s ``system_options``: ``pa_bits``,
+    #: ``ha``, ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``); the rest the System's.
+    system_options: dict = field(default_factory=dict)
 
 
 class BoardTop(Elaboratable):
@@ -113,6 +117,13 @@ def check_config(cpus, devices, tlb_entries, freq_mhz):
         raise BoardError(str(e)) from None
     if not freq_mhz > 0:
         raise BoardError(f"the clock target must be positive, not {freq_mhz} MHz")
+
+
+def system_defaults():
+    """The System's options left to their defaults: {name: default}."""
+    from hdl.system import System
+    return {name: p.default for name, p in inspect.signature(System).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 def tool_environment(family):
@@ -147,7 +158,7 @@ def overflow_message(device, utilization):
 def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=None,
                 system_options=None, build_root, seed=1):
     """Build ``board``'s bitstream under ``build_root``/boards (options left None are the
-    board's defaults; ``system_options``: pa_bits, ha, hd); returns the report (see
+    board's defaults; ``system_options`` override the board's); returns the report (see
     ``docs/boards.md``). Raises BoardError for bad options or a design that does not
     fit, BuildError for a tool failure, ToolchainError for a missing tool."""
     from hdl.host_soc import HostSoC
@@ -155,6 +166,7 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     devices = board.devices if devices is None else devices
     tlb_entries = board.tlb_entries if tlb_entries is None else tlb_entries
     freq_mhz = board.freq_mhz if freq_mhz is None else freq_mhz
+    system_options = {**board.system_options, **(system_options or {})}
     check_config(cpus, devices, tlb_entries, freq_mhz)
     env = tool_environment(board.family)
     platform = board.platform()
@@ -167,12 +179,17 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         raise BoardError(f"{board.name}: {e}") from None
     try:
         soc = HostSoC(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
-                      mem_bytes=board.mem_bytes, clk_freq=pll.out_hz, **(system_options or {}))
+                      mem_bytes=board.mem_bytes, clk_freq=pll.out_hz, **system_options)
     except ValueError as e:
         raise BoardError(f"{board.name}: {e}") from None
     device = f"{platform.device}-{platform.package}"
 
-    build_dir = Path(build_root) / "boards" / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}"
+    # A build with system options other than the board's goes beside its default build.
+    defaults = {**system_defaults(), **board.system_options}
+    options = "".join(f"-{name}{int(value)}" for name, value in system_options.items()
+                      if value != defaults.get(name))
+    build_dir = (Path(build_root) / "boards"
+                 / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}{options}")
     plan = platform.prepare(
         BoardTop(soc, pll, board.led), NAME, script_after_read=AFTER_READ,
         script_after_synth="tee -q -o stat.json stat -json",
@@ -208,7 +225,7 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     return {
         "board": board.name, "device": device,
         "config": {"cpus": cpus, "devices": devices, "tlb_entries": tlb_entries,
-                   "mem_bytes": board.mem_bytes, **(system_options or {})},
+                   "mem_bytes": board.mem_bytes, **system_options},
         "clock": {"target_mhz": freq_mhz, "pll_mhz": round(pll.out_hz / 1e6, 4)},
         "cells": count_cells(board.family, cells),
         "utilization": {bel: {"used": u["used"], "available": u["available"]}
@@ -223,10 +240,14 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
 def describe(report):
     """The report as lines of text: configuration, resources, clocks, bitstream."""
     c, clock = report["config"], report["clock"]
+    system = {k: v for k, v in c.items()
+              if k not in ("cpus", "devices", "tlb_entries", "mem_bytes")}
     lines = [f"{report['board']} ({report['device']}): {c['cpus']} CPU(s), "
              f"{c['devices']} device(s), {c['tlb_entries']}-entry TLBs, "
              f"{c['mem_bytes'] // 1024} KB memory; clock {clock['pll_mhz']:g} MHz "
              f"(target {clock['target_mhz']:g}); {report['seconds']:g} s",
+             "  system options: " + (", ".join(f"{k} {v}" for k, v in system.items())
+                                     or "the System's defaults"),
              f"  {'resource':34} {'used':>7} {'of':>7} {'%':>5}"]
     for bel, u in report["utilization"].items():
         lines.append(f"  {BEL_NAMES.get(bel, bel):34} {u['used']:>7} {u['available']:>7} "

@@ -1,8 +1,7 @@
 """The iCE40 PLL (simple feedback), fed straight from the oscillator's pad
-(SB_PLL40_PAD) or from its global buffer (SB_PLL40_CORE): the dividers that come
-closest to the target frequency, as icepll picks them."""
-from amaranth.hdl import Instance, Module
-from amaranth.lib import io
+(SB_PLL40_PAD): the dividers that come closest to the target frequency, as icepll picks
+them."""
+from amaranth.hdl import Instance
 
 MHZ = 1e6
 PFD_RANGE = (10 * MHZ, 133 * MHZ)         # after the reference divider DIVR
@@ -47,19 +46,3 @@ class ICE40PLL:
                         i_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0,
                         o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
 
-
-class ICE40CorePLL(ICE40PLL):
-    """The same PLL fed from the fabric (SB_PLL40_CORE) through the oscillator pin's
-    global buffer, for boards whose oscillator is not on a PLL's pad (the iCE40-HX8K
-    breakout's 12 MHz on J3)."""
-
-    def instance(self, platform, clk_out, lock):
-        m = Module()
-        m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(self.pin, dir="-"))
-        m.submodules.pll = Instance("SB_PLL40_CORE",
-                                    p_FEEDBACK_PATH="SIMPLE",
-                                    p_DIVR=self.divr, p_DIVF=self.divf, p_DIVQ=self.divq,
-                                    p_FILTER_RANGE=self.filter_range,
-                                    i_REFERENCECLK=clk_in.i, i_RESETB=1, i_BYPASS=0,
-                                    o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
-        return m

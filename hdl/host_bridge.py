@@ -31,7 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from .fabric import GEN_BITS, MAX_CPUS, FabricOp, FabricRequest
 from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE,
-                            CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID,
+                            CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID, INFO_ASID16,
+                            INFO_HA, INFO_HD, INFO_TLBI_RANGE,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
                             RESPONSE_SYNC, RESULT_BYTES, TICKET_BITS, VERSION, Command,
                             Status, crc8)
@@ -88,14 +89,19 @@ class HostBridge(wiring.Component):
 
     ``memory``: (base, size) of the board's memory window, which host reads, writes and
     CASes must fall in; ``frame_timeout``: cycles a frame may pause between bytes;
-    ``watchdog``: system steps a command's wait may take."""
+    ``watchdog``: system steps a command's wait may take. The rest describe the system,
+    for INFO: ``ha``/``hd`` the walkers' hardware AF and dirty updates, ``tlbi_range``
+    the TLBs' range invalidates, ``asid_bits`` and ``gen_bits`` what the TLBs and the
+    fabric keep."""
 
     def __init__(self, *, cpus, devices, tlb_entries, pa_bits, memory, frame_timeout,
-                 watchdog, ha=True, hd=True):
+                 watchdog, ha=True, hd=True, tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS):
         check_bridge_params(frame_timeout, watchdog)
         self.cpus, self.devices, self.tlb_entries, self.pa_bits = (cpus, devices,
                                                                    tlb_entries, pa_bits)
-        self.ha, self.hd = ha, hd           # the walkers' hardware AF and dirty updates
+        self.features = (INFO_HA * bool(ha) | INFO_HD * bool(hd)
+                         | INFO_TLBI_RANGE * bool(tlbi_range) | INFO_ASID16 * (asid_bits == 16))
+        self.gen_bits = gen_bits
         self.mem_base, self.mem_size = memory
         self.frame_timeout, self.watchdog = frame_timeout, watchdog
         members = {
@@ -352,7 +358,7 @@ class HostBridge(wiring.Component):
                             Const(VERSION, 8), Const(cpus, 8), Const(devices, 8),
                             Const(self.tlb_entries, 8), Const(self.pa_bits, 8),
                             Const(self.mem_size.bit_length() - 1, 8),
-                            Const(int(self.ha) | int(self.hd) << 1, 8), Const(0, 8),
+                            Const(self.features, 8), Const(self.gen_bits, 8),
                             Const(self.mem_base, 64)))
                     with m.Case(Command.RESET):
                         m.next = "RESET"

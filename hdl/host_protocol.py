@@ -17,7 +17,8 @@ import enum
 
 #: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
 #: out from their end (shared fields last), a 32-bit cycle count after the result,
-#: 16-bit memory counters, tickets modulo 16.
+#: 16-bit memory counters, tickets modulo 16, INFO's features byte (range TLBIs, ASID bits)
+#: and generation bits.
 VERSION = 3
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
@@ -89,6 +90,9 @@ AGENT_DEVICE = 0x80
 FLAG_DEVICES, FLAG_GEN_VALID = 1, 2
 #: ACCESS flags byte.
 ACCESS_WRITE, ACCESS_EXEC, ACCESS_EL0 = 1, 2, 4
+#: INFO's features byte: the walkers' hardware access-flag and dirty updates (FEAT_HAFDBS),
+#: range TLBIs (FEAT_TLBIRANGE), 16-bit ASIDs (else 8: ID_AA64MMFR0_EL1.ASIDBits).
+INFO_HA, INFO_HD, INFO_TLBI_RANGE, INFO_ASID16 = 1, 2, 4, 8
 
 
 def crc8(data, crc=0):

@@ -28,10 +28,11 @@ class HostSoC(wiring.Component):
     ``busy`` (high while a frame is received, run or answered: an activity LED).
 
     ``cpus``, ``devices``, ``tlb_entries`` and ``system_options`` (``pa_bits``, ``ha``,
-    ``hd``) build the System; ``mem_bytes`` (a power of two) of block RAM hold the words
-    at [``mem_base``, ``mem_base + mem_bytes``); ``clk_freq`` and ``baud`` set the UART
-    (within 2%); ``frame_timeout`` is how many clock cycles a frame may pause between
-    bytes (default a tenth of a second); ``watchdog``: system cycles a command may wait.
+    ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``) build the System; ``mem_bytes``
+    (a power of two) of block RAM hold the words at [``mem_base``, ``mem_base +
+    mem_bytes``); ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout``
+    is how many clock cycles a frame may pause between bytes (default a tenth of a
+    second); ``watchdog``: system cycles a command may wait.
     """
 
     uart_rx: In(1, init=1)
@@ -48,13 +49,16 @@ class HostSoC(wiring.Component):
         check_window(mem_base, mem_bytes, system_options.get("pa_bits", 40))
         self.system = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                              **system_options)
-        walker = self.system.cpu_mmus[0].walker
+        mmu = self.system.cpu_mmus[0]
+        walker = mmu.walker
         pa_bits = walker.pa_bits
         self.memory = StepMemory(base=mem_base, size=mem_bytes, pa_bits=pa_bits)
         self.bridge = HostBridge(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                                  pa_bits=pa_bits, memory=(mem_base, mem_bytes),
                                  frame_timeout=frame_timeout, watchdog=watchdog,
-                                 ha=walker.ha, hd=walker.hd)
+                                 ha=walker.ha, hd=walker.hd, tlbi_range=mmu.tlbi_range,
+                                 asid_bits=mmu.tlb.asid_bits,
+                                 gen_bits=self.system.fabric.gen_bits)
         super().__init__()
 
     def elaborate(self, platform):

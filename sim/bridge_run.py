@@ -23,10 +23,11 @@ SIM_TIMING = dict(frame_timeout=1000, watchdog=1 << 12)
 SIM_READ_TIMEOUT = 1 << 16
 
 
-def soc_params(system):
-    """The simulated SoC of a scenario's ``system`` (as the model's: 40-bit PAs)."""
-    return dict(cpus=system["cpus"], devices=system["devices"],
-                tlb_entries=system["tlb"], pa_bits=PA_BITS, **SIM_CLOCK, **SIM_TIMING)
+def soc_params(system, options=None):
+    """The simulated SoC of a scenario's ``system`` (as the model's: 40-bit PAs), with the
+    System's ``options`` (``tlbi_range``, ``asid_bits``, ``gen_bits``) if given."""
+    return dict(cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"],
+                pa_bits=PA_BITS, **SIM_CLOCK, **SIM_TIMING, **(options or {}))
 
 
 def build_soc(sim, params, build_root=DEFAULT_BUILD_ROOT):
@@ -35,11 +36,12 @@ def build_soc(sim, params, build_root=DEFAULT_BUILD_ROOT):
     return build_verilog(sim, text, TOPLEVEL, build_root, ports=PORTS)
 
 
-def run_bridge_bench(mode, system, *, sim="verilator", scenario=None,
+def run_bridge_bench(mode, system, *, sim="verilator", scenario=None, options=None,
                      build_root=DEFAULT_BUILD_ROOT):
     """Run the bench in ``mode`` ("scenario": ``scenario``'s runs through the bridge;
-    "bad_frames") on the SoC of ``system``; returns the bench's result dict."""
-    runner, build_dir = build_soc(sim, soc_params(system), build_root)
+    "bad_frames") on the SoC of ``system`` and ``options``; returns the bench's result
+    dict."""
+    runner, build_dir = build_soc(sim, soc_params(system, options), build_root)
     cfg = dict(mode=mode, system=system, divisor=SIM_DIVISOR, timeout=SIM_READ_TIMEOUT,
                scenario=str(Path(scenario).resolve()) if scenario else None)
     result, _ = run_bench(runner, build_dir, "sim.host_soc_bench", TOPLEVEL, cfg, False)

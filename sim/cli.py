@@ -70,6 +70,14 @@ def _add_board_options(p):
                    help="board: also build with E2-entry TLBs and report the LUTs and FFs "
                         "per TLB entry")
     p.add_argument("--json", type=Path, metavar="OUT", help="board: write the report as JSON")
+    p.add_argument("--tlbi-range", action=argparse.BooleanOptionalAction,
+                   help="board: range TLBIs (FEAT_TLBIRANGE); --no-tlbi-range: without, the "
+                        "kernel model issues a TLBI a page (default: the board's)")
+    p.add_argument("--asid-bits", type=int, metavar="8|16",
+                   help="board: ASID bits the TLBs keep (default: the board's)")
+    p.add_argument("--gen-bits", type=int, metavar="N",
+                   help="board: generation bits the fabric keeps, 8 to 32 (default: the "
+                        "board's)")
 
 
 def _mmu_params(args):
@@ -634,7 +642,8 @@ def shipped_scenarios():
 def cmd_synth(args):
     from sim.synth import synthesize
     board_only = [f"--{name.replace('_', '-')}" for name in
-                  ("cpus", "devices", "freq", "per_entry", "json")
+                  ("cpus", "devices", "freq", "per_entry", "json", "tlbi_range",
+                   "asid_bits", "gen_bits")
                   if getattr(args, name) is not None]
     if args.board:
         if args.target:
@@ -668,6 +677,8 @@ def cmd_synth_board(args):
             raise UsageError(f"--per-entry {args.per_entry} is the TLB size already built")
         entries.append(args.per_entry)
     options = dict(pa_bits=args.pa_bits, ha=not args.no_hw_update, hd=not args.no_hw_update)
+    options.update({name: getattr(args, name) for name in ("tlbi_range", "asid_bits", "gen_bits")
+                    if getattr(args, name) is not None})
     reports = []
     for tlb_entries in entries:
         try:

@@ -12,9 +12,11 @@ cycle counts agree to the cycle. The board's memory counters are in ``stats`` as
 (``counter_differences``).
 """
 from hdl.descriptor import FaultKind
+from hdl.fabric import check_gen_bits
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                                COUNTER_BYTES, COUNTERS, CYCLES_BYTES, FLAG_DEVICES,
-                               FLAG_GEN_VALID, TICKET_BITS, VERSION, Command)
+                               FLAG_GEN_VALID, INFO_ASID16, INFO_HA, INFO_HD,
+                               INFO_TLBI_RANGE, TICKET_BITS, VERSION, Command)
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
@@ -36,9 +38,17 @@ TICKETS = 1 << TICKET_BITS
 def board_info(link):
     """The board's configuration (the INFO command) as a dict."""
     _, r = link.call(Command.INFO)
+    features = r[6]
     return dict(version=r[0], cpus=r[1], devices=r[2], tlb=r[3], pa_bits=r[4],
-                mem_bytes=1 << r[5], ha=bool(r[6] & 1), hd=bool(r[6] & 2),
+                mem_bytes=1 << r[5], ha=bool(features & INFO_HA), hd=bool(features & INFO_HD),
+                tlbi_range=bool(features & INFO_TLBI_RANGE),
+                asid_bits=16 if features & INFO_ASID16 else 8, gen_bits=r[7],
                 mem_base=int.from_bytes(r[8:16], "little"))
+
+
+#: What the model takes from the board's INFO rather than from the scenario: the board
+#: is built with them (``shootdown synth --board``), and the kernel model adapts to them.
+BOARD_OPTIONS = ("tlbi_range", "asid_bits", "gen_bits")
 
 
 def check_board(info, system):
@@ -55,6 +65,10 @@ def check_board(info, system):
              for name, value in want.items() if info[name] != value]
     if wrong:
         raise BridgeError(f"the board is built for another system: {', '.join(wrong)}")
+    try:
+        check_gen_bits(info["gen_bits"])
+    except ValueError as e:
+        raise BridgeError(f"the board's INFO is not one this host reads: {e}") from None
     frames = system["frames"] // 2 if system.get("pae") == "on" else system["frames"]
     need_end = POOL_BASE + frames * PAGE_SIZE
     have_end = info["mem_base"] + info["mem_bytes"]
@@ -74,21 +88,37 @@ def counter_differences(stats, prefix=""):
 def run_on_board(link, scenario, *, seed=None, runs=None):
     """Every run of ``scenario`` on the fpga backend over ``link``, after checking that
     the board can run it: the result, and for each run the memory counters where board
-    and model differ."""
-    check_board(board_info(link), scenario.system)
+    and model differ. The model is built with the board's ``BOARD_OPTIONS``, and a call
+    it refuses on them (an ASID or a generation wider than the board keeps) ends the run
+    with a BridgeError saying so."""
+    info = board_info(link)
+    check_board(info, scenario.system)
+    options = {name: info[name] for name in BOARD_OPTIONS}
 
     def backend(system):
         return FPGABackend(link, cpus=system["cpus"], devices=system["devices"],
-                           tlb_entries=system["tlb"])
+                           tlb_entries=system["tlb"], **options)
 
-    result = run_scenario(scenario, backend=backend, seed=seed, runs=runs)
+    try:
+        result = run_scenario(scenario, backend=backend, seed=seed, runs=runs)
+    except ValueError as e:
+        # The model checks each call before the board sees it.
+        raise BridgeError(f"the model refused a call on the board's system "
+                          f"({_describe(options)}): {e}") from None
     return result, [counter_differences(r.stats, "hw_") for r in result.runs]
 
 
+def _describe(options):
+    return (f"{'' if options['tlbi_range'] else 'no '}range TLBIs, "
+            f"{options['asid_bits']}-bit ASIDs, {options['gen_bits']}-bit generations")
+
+
 class FPGABackend(GoldenBackend):
-    def __init__(self, link, *, cpus, devices, tlb_entries):
+    """``tlbi_range``, ``asid_bits``, ``gen_bits``: the board's (its INFO)."""
+
+    def __init__(self, link, *, cpus, devices, tlb_entries, **board_options):
         super().__init__(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
-                         pa_bits=PA_BITS)
+                         pa_bits=PA_BITS, **board_options)
         self._link = link
         self._board("reset", Command.RESET)
 

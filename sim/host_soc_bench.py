@@ -14,7 +14,7 @@ from cocotb.task import bridge
 from cocotb.triggers import ClockCycles
 
 from hdl.host_protocol import REQUEST_SYNC, Command, Status
-from sim.fpga_backend import run_on_board
+from sim.fpga_backend import board_info, run_on_board
 from sim.host_link import BridgeStatusError, HostLink, request_frame
 from sim.run_report import summary
 from sim.uart_sim_transport import CLOCK_NS, UARTSimTransport
@@ -82,12 +82,14 @@ async def host_soc(dut):
         out = {"cases": cases}
     else:
         scenario = parse_scenario(cfg["scenario"])
+        info = await bridge(board_info)(link)
         result, counters = await bridge(run_on_board)(link, scenario)
         diverged = next((r for r in result.runs if r.divergence), None)
         out = {"met": result.met, "summary": summary(result, 0.0),
                "cycles": [r.cycles for r in result.runs],
                "observed": result.violation_kinds or ["clean"],
-               "divergence": diverged and diverged.error, "counters": counters}
+               "divergence": diverged and diverged.error, "counters": counters,
+               "info": info}
     # What the run cost, for docs/benchmarks.md: frames sent, clock cycles, seconds.
     out.update(framing_errors=transport.framing_errors, frames=transport.frames,
                clock_cycles=int(get_sim_time("ns") // CLOCK_NS - start_cycle),

@@ -1,7 +1,7 @@
-"""Board builds: PLL dividers, nextpnr's report and log read back, one full iCE40 and one
-full ECP5 place-and-route of a small configuration and the iCEBreaker's "does not fit"
-(skipped only when SHOOTDOWN_SKIP_PNR=1; CI does not set it), and the CLI's one-line
-errors."""
+"""Board builds: PLL dividers, nextpnr's report and log read back, the iCEBreaker's full
+place-and-route of its default configuration, an ECP5 one of a small configuration, and
+the iCEBreaker's "does not fit" (skipped only when SHOOTDOWN_SKIP_PNR=1; CI does not set
+it), and the CLI's one-line errors."""
 import dataclasses
 import os
 import re
@@ -9,13 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from amaranth_boards.ice40_hx8k_b_evn import ICE40HX8KBEVNPlatform
 from amaranth_boards.ulx3s import ULX3S_25F_Platform
 
 from boards import BOARDS
 from boards.ecp5_pll import ECP5PLL
 from boards.flow import BoardError, build_board, log_utilization, overflow_message, per_entry
-from boards.ice40_pll import ICE40CorePLL, ICE40PLL
+from boards.ice40_pll import ICE40PLL
 from sim.cli import main
 
 # Device utilisation as nextpnr-ice40 logs it (tab and padding included), from a build of
@@ -82,6 +81,12 @@ def test_bad_configuration_is_a_board_error(tmp_path):
     (["--board", "icebreaker", "--cpus", "9"], "cpus must be an integer from 1 to 8, not 9"),
     (["--board", "icebreaker", "--freq", "0"], "the clock target must be positive"),
     (["--board", "ulx3s", "--per-entry", "16"], "--per-entry 16 is the TLB size already"),
+    (["--board", "icebreaker", "--asid-bits", "12"], "icebreaker: asid_bits must be 8 or 16, "
+                                                     "not 12"),
+    (["--board", "icebreaker", "--gen-bits", "40"], "gen_bits must be an integer from 8 to 32, "
+                                                    "not 40"),
+    (["--board", "icebreaker", "--gen-bits", "x"], "invalid int value: 'x'"),
+    (["--no-tlbi-range"], "--tlbi-range needs --board"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
     assert main(["synth", *argv, "--build-dir", str(tmp_path)]) == 2
@@ -89,28 +94,25 @@ def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
     assert message in err and err.count("\n") == 1
 
 
-# One small configuration per family, built side by side (each build is one tool
-# process, so they share the machine's cores). No SoC configuration fits the iCEBreaker's
-# iCE40UP5K (docs/boards.md), so its full flow, through yosys and nextpnr's packing, must
-# end in the one-line message with the numbers; the full iCE40 place-and-route is the
-# iCEBreaker's flow on the iCE40-HX8K breakout (7,680 cells) with the smallest
-# configuration, and the ECP5's the ULX3S flow on its 25F part (which places and routes
-# faster than the 85F) with a memory that fits it: a bitstream and its report each.
-SMALL = dict(cpus=1, devices=0, tlb_entries=4, freq_mhz=20)
-SMALLEST = dict(pa_bits=32, ha=False, hd=False)
+# The iCEBreaker's own flow with its default configuration, an iCEBreaker build that
+# does not fit (its 8-entry TLB with the System's full options: range TLBIs, 16-bit ASIDs,
+# 32-bit generations), which must end, after yosys and nextpnr's packing, in the one-line
+# message with the numbers, and the ECP5's flow: the ULX3S on its 25F part (which places
+# and routes faster than the 85F) with a small configuration and a memory that fits it.
+# Built side by side (each build is one tool process, so they share the machine's cores).
+FULL_OPTIONS = dict(tlbi_range=True, asid_bits=16, gen_bits=32)
 PNR_BUILDS = {
-    "up5k": (BOARDS["icebreaker"], None),
-    "ice40": (dataclasses.replace(BOARDS["icebreaker"], name="ice40-hx8k-evb",
-                                  platform=ICE40HX8KBEVNPlatform, pll=ICE40CorePLL,
-                                  led=("led", 0)), SMALLEST),
+    "ice40": (BOARDS["icebreaker"], {}),
+    "up5k-full": (BOARDS["icebreaker"], dict(system_options=FULL_OPTIONS)),
     "ecp5": (dataclasses.replace(BOARDS["ulx3s"], platform=ULX3S_25F_Platform,
-                                 mem_bytes=8 * 1024), None),
+                                 mem_bytes=8 * 1024),
+             dict(cpus=1, devices=0, tlb_entries=4, freq_mhz=20)),
 }
 
 
 def _build_or_error(board, options, build_root):
     try:
-        return build_board(board, **SMALL, system_options=options, build_root=build_root)
+        return build_board(board, **options, build_root=build_root)
     except BoardError as e:
         return e
 
@@ -126,7 +128,7 @@ def pnr_results(build_root):
 
 
 def test_ice40_flow_says_what_does_not_fit(pnr_results):
-    error = pnr_results["up5k"]
+    error = pnr_results["up5k-full"]
     assert isinstance(error, BoardError), error
     needs, has = re.fullmatch(r"iCE40UP5K-SG48: needs (\d+) logic cells \(LUT4 \+ FF\), "
                               r"has (\d+)", str(error)).groups()
@@ -147,3 +149,9 @@ def test_full_place_and_route(pnr_results, family, logic):
     assert fmax["constraint_mhz"] == pytest.approx(report["clock"]["pll_mhz"], abs=0.1)
     assert fmax["achieved_mhz"] > 0
     assert report["timing_met"] == (fmax["achieved_mhz"] >= fmax["constraint_mhz"])
+
+
+def test_the_icebreaker_default_is_its_small_system(pnr_results):
+    config = pnr_results["ice40"]["config"]
+    assert config == {"cpus": 1, "devices": 0, "tlb_entries": 8, "mem_bytes": 8 * 1024,
+                      "tlbi_range": False, "asid_bits": 8, "gen_bits": 16}

@@ -1,21 +1,30 @@
 """The fpga backend without a board: the host SoC's RTL (UART, host bridge, system,
 block RAM) in cocotb, driven byte by byte through its UART pins by the same host code
-that drives a board. One build per simulator (the 2-CPU system of the scenario)."""
+that drives a board. Builds per simulator: the 2-CPU system of the scenario, and the
+small system of the iCEBreaker (no range TLBIs, 8-bit ASIDs, fewer generation bits)."""
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from hdl.host_protocol import VERSION
+from boards import BOARDS
+from hdl.host_protocol import INFO_HA, INFO_HD, VERSION, Command
+from hdl.ports import InvalidateOp
+from sim import fpga_backend
 from sim.bridge_run import run_bridge_bench
 from sim.cli import main
-from sim.fpga_backend import check_board
+from sim.fpga_backend import board_info, check_board
 from sim.host_link import BridgeError
+from sw_model.golden_backend import GoldenBackend
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
+from sw_model.platform import Invalidate
 
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "reclaim_vs_mprotect.scn"
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO = SCENARIOS / "reclaim_vs_mprotect.scn"
+#: The iCEBreaker's system options (its board default).
+SMALL = BOARDS["icebreaker"].system_options
 
 
 def test_a_shipped_scenario_through_the_bridge_has_no_divergence(sim, build_root):
@@ -29,6 +38,28 @@ def test_a_shipped_scenario_through_the_bridge_has_no_divergence(sim, build_root
     assert board["observed"] == (golden.violation_kinds or ["clean"])
     assert board["counters"] == [[] for _ in golden.runs]
     assert board["framing_errors"] == 0
+
+
+def test_a_shipped_scenario_on_the_small_system_has_no_divergence(sim, build_root, tmp_path):
+    """The iCEBreaker's system options, on the one-CPU arm64 scenario with the board's
+    8-entry TLB: the host builds its model from the board's INFO, so the kernel model
+    issues what the board's system takes, and the cycles are those of a golden run
+    with the same options."""
+    text = (SCENARIOS / "device_munmap.scn").read_text()
+    line = "system cpus=1 devices=1 arch=arm64"
+    assert line in text
+    path = tmp_path / "device_munmap_tlb8.scn"
+    path.write_text(text.replace(line, line + " tlb=8"))
+    scenario = parse_scenario(path)
+    board = run_bridge_bench("scenario", scenario.system, sim=sim, scenario=path,
+                             options=SMALL, build_root=build_root)
+    assert board["divergence"] is None, board["divergence"]
+    assert board["met"], board["summary"]
+    assert {name: board["info"][name] for name in SMALL} == SMALL
+    golden = run_scenario(scenario, backend=lambda system: GoldenBackend(
+        cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"], **SMALL))
+    assert board["cycles"] == [r.cycles for r in golden.runs]
+    assert board["counters"] == [[] for _ in golden.runs]
 
 
 def test_every_bad_frame_gets_its_error_and_the_next_frame_its_answer(sim, build_root):
@@ -82,8 +113,8 @@ def test_a_board_of_another_system_is_refused_before_anything_runs():
     version, system (CPUs, TLB, hardware updates) or too little memory is named."""
     system = parse_scenario(SCENARIO).system
     board = dict(version=VERSION, cpus=system["cpus"], devices=system["devices"],
-                 tlb=system["tlb"], pa_bits=40, ha=True, hd=True, mem_bytes=256 << 10,
-                 mem_base=0x100000)
+                 tlb=system["tlb"], pa_bits=40, ha=True, hd=True, tlbi_range=True,
+                 asid_bits=16, gen_bits=32, mem_bytes=256 << 10, mem_base=0x100000)
     check_board(board, system)
     cases = [
         (dict(version=VERSION - 1), "protocol version"),
@@ -95,3 +126,52 @@ def test_a_board_of_another_system_is_refused_before_anything_runs():
     for change, message in cases:
         with pytest.raises(BridgeError, match=re.escape(message)):
             check_board({**board, **change}, system)
+
+
+class FakeLink:
+    """A board that answers INFO with ``info`` and every other command with cycle count
+    0 and no result, recording the commands."""
+
+    def __init__(self, info):
+        self.info, self.sent = info, []
+
+    def call(self, command, payload=b""):
+        self.sent.append(Command(command))
+        return 0, self.info if command == Command.INFO else b""
+
+
+def _info(features, gen_bits):
+    """INFO of a 1-CPU board with 8-entry TLBs and 256 KB at 0x100000."""
+    return bytes([VERSION, 1, 1, 8, 40, 18, features, gen_bits]) + (0x100000).to_bytes(8, "little")
+
+
+def test_info_reports_the_small_system_and_a_bad_one_is_named():
+    hw = INFO_HA | INFO_HD
+    info = board_info(FakeLink(_info(hw, 16)))
+    assert (info["tlbi_range"], info["asid_bits"], info["gen_bits"]) == (False, 8, 16)
+    assert (info["ha"], info["hd"], info["tlb"]) == (True, True, 8)
+    system = dict(cpus=1, devices=1, tlb=8, frames=64)
+    check_board(info, system)
+    with pytest.raises(BridgeError, match=re.escape(
+            "the board's INFO is not one this host reads: gen_bits must be an integer "
+            "from 8 to 32, not 0")):
+        check_board(board_info(FakeLink(_info(hw, 0))), system)
+
+
+def test_a_call_the_board_cannot_take_is_refused_before_it_is_sent(monkeypatch):
+    """The model, built with the board's options, refuses a generation wider than the
+    board keeps before anything is sent, and run_on_board says why in one line."""
+    link = FakeLink(_info(INFO_HA | INFO_HD, 8))
+
+    def too_wide(scenario, backend, **_):
+        platform = backend(scenario.system)
+        platform.tlbi(("cpu", 0), Invalidate(InvalidateOp.VMALLE1), gen=256)
+
+    monkeypatch.setattr(fpga_backend, "run_scenario", too_wide)
+    scenario = parse_scenario(SCENARIOS / "device_munmap.scn")
+    scenario.system["tlb"] = 8
+    with pytest.raises(BridgeError, match=re.escape(
+            "the model refused a call on the board's system (no range TLBIs, 8-bit ASIDs, "
+            "8-bit generations): generation 256 does not fit in 8 bits")):
+        fpga_backend.run_on_board(link, scenario)
+    assert link.sent == [Command.INFO, Command.RESET]
