@@ -15,6 +15,7 @@ from boards import BOARDS
 from boards.ecp5_pll import ECP5PLL
 from boards.flow import BoardError, build_board, log_utilization, overflow_message, per_entry
 from boards.ice40_pll import ICE40PLL
+from boards.oscillator import Oscillator
 from sim.cli import main
 
 # Device utilisation as nextpnr-ice40 logs it (tab and padding included), from a build of
@@ -43,6 +44,12 @@ def test_ecp5_pll_matches_ecppll(in_mhz, out_mhz, dividers, achieved):
     pll = ECP5PLL("clk", in_mhz * 1e6, out_mhz * 1e6)
     assert (pll.clki_div, pll.clkfb_div, pll.clkop_div) == dividers
     assert pll.out_hz == pytest.approx(achieved * 1e6)
+
+
+def test_the_oscillator_is_the_clock_only_at_its_own_frequency():
+    assert Oscillator("clk12", 12e6, 12e6).out_hz == 12e6
+    with pytest.raises(ValueError, match="the oscillator's 12 MHz, not 13 MHz"):
+        Oscillator("clk12", 12e6, 13e6)
 
 
 @pytest.mark.parametrize("pll, mhz", [(ICE40PLL, 10), (ICE40PLL, 300), (ECP5PLL, 500)])
@@ -145,7 +152,7 @@ def test_full_place_and_route(pnr_results, family, logic):
     used = report["utilization"][logic]
     assert 0 < used["used"] <= used["available"]
     assert report["cells"]["LUT"] > 1000 and report["cells"]["FF"] > 500
-    [(clock, fmax)] = report["fmax"].items()      # the one clock: the PLL's output
+    [(clock, fmax)] = report["fmax"].items()      # the one clock: the PLL's (or oscillator's)
     assert fmax["constraint_mhz"] == pytest.approx(report["clock"]["pll_mhz"], abs=0.1)
     assert fmax["achieved_mhz"] > 0
     assert report["timing_met"] == (fmax["achieved_mhz"] >= fmax["constraint_mhz"])
