@@ -62,11 +62,13 @@ class UntimedBackend(Platform):
         self._done_gen = 0                # the highest generation completed
         self._completed_gen = 0
 
-    # The golden backend's argument checks, which read only ``cpus``, and its clock and
-    # counters, read from the same attributes.
+    # The golden backend's argument checks, which read only ``cpus`` and the system
+    # options (Platform's defaults: the untimed backend models the full system), and its
+    # clock and counters, read from the same attributes.
     _source = GoldenBackend._source
     _cpu = GoldenBackend._cpu
     _fabric_request = GoldenBackend._fabric_request
+    _check_asid = GoldenBackend._check_asid
     cycles = GoldenBackend.cycles
     stats = GoldenBackend.stats
 
