@@ -32,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from .fabric import GEN_BITS, MAX_CPUS, FabricOp, FabricRequest
 from .host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE,
                             CYCLES_BYTES, FLAG_DEVICES, FLAG_GEN_VALID, INFO_ASID16,
-                            INFO_HA, INFO_HD, INFO_TLBI_RANGE,
+                            INFO_HA, INFO_HD, INFO_STAGED, INFO_TLBI_RANGE,
                             MAX_REQUEST, MAX_RESULT, REQUEST_BYTES, REQUEST_SYNC,
                             RESPONSE_SYNC, RESULT_BYTES, TICKET_BITS, VERSION, Command,
                             Status, crc8)
@@ -92,15 +92,17 @@ class HostBridge(wiring.Component):
     ``watchdog``: system steps a command's wait may take. The rest describe the system,
     for INFO: ``ha``/``hd`` the walkers' hardware AF and dirty updates, ``tlbi_range``
     the TLBs' range invalidates, ``asid_bits`` and ``gen_bits`` what the TLBs and the
-    fabric keep."""
+    fabric keep, ``staged`` the MMUs' register stages."""
 
     def __init__(self, *, cpus, devices, tlb_entries, pa_bits, memory, frame_timeout,
-                 watchdog, ha=True, hd=True, tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS):
+                 watchdog, ha=True, hd=True, tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS,
+                 staged=False):
         check_bridge_params(frame_timeout, watchdog)
         self.cpus, self.devices, self.tlb_entries, self.pa_bits = (cpus, devices,
                                                                    tlb_entries, pa_bits)
         self.features = (INFO_HA * bool(ha) | INFO_HD * bool(hd)
-                         | INFO_TLBI_RANGE * bool(tlbi_range) | INFO_ASID16 * (asid_bits == 16))
+                         | INFO_TLBI_RANGE * bool(tlbi_range) | INFO_ASID16 * (asid_bits == 16)
+                         | INFO_STAGED * bool(staged))
         self.gen_bits = gen_bits
         self.mem_base, self.mem_size = memory
         self.frame_timeout, self.watchdog = frame_timeout, watchdog

@@ -18,8 +18,8 @@ import enum
 #: INFO's first byte; 2: INFO reports the hardware AF/dirty updates; 3: payloads laid
 #: out from their end (shared fields last), a 32-bit cycle count after the result,
 #: 16-bit memory counters, tickets modulo 16, INFO's features byte (range TLBIs, ASID bits)
-#: and generation bits.
-VERSION = 3
+#: and generation bits; 4: INFO's features say whether the MMUs are staged.
+VERSION = 4
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
 CRC_POLY = 0x07
@@ -91,8 +91,9 @@ FLAG_DEVICES, FLAG_GEN_VALID = 1, 2
 #: ACCESS flags byte.
 ACCESS_WRITE, ACCESS_EXEC, ACCESS_EL0 = 1, 2, 4
 #: INFO's features byte: the walkers' hardware access-flag and dirty updates (FEAT_HAFDBS),
-#: range TLBIs (FEAT_TLBIRANGE), 16-bit ASIDs (else 8: ID_AA64MMFR0_EL1.ASIDBits).
-INFO_HA, INFO_HD, INFO_TLBI_RANGE, INFO_ASID16 = 1, 2, 4, 8
+#: range TLBIs (FEAT_TLBIRANGE), 16-bit ASIDs (else 8: ID_AA64MMFR0_EL1.ASIDBits), MMUs
+#: with a register stage in the lookup and the walk's end (docs/timing.md).
+INFO_HA, INFO_HD, INFO_TLBI_RANGE, INFO_ASID16, INFO_STAGED = 1, 2, 4, 8, 16
 
 
 def crc8(data, crc=0):

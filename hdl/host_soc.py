@@ -28,8 +28,8 @@ class HostSoC(wiring.Component):
     ``busy`` (high while a frame is received, run or answered: an activity LED).
 
     ``cpus``, ``devices``, ``tlb_entries`` and ``system_options`` (``pa_bits``, ``ha``,
-    ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``) build the System; ``mem_bytes``
-    (a power of two) of block RAM hold the words at [``mem_base``, ``mem_base +
+    ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``, ``staged``) build the System;
+    ``mem_bytes`` (a power of two) of block RAM hold the words at [``mem_base``, ``mem_base +
     mem_bytes``); ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout``
     is how many clock cycles a frame may pause between bytes (default a tenth of a
     second); ``watchdog``: system cycles a command may wait.
@@ -57,7 +57,7 @@ class HostSoC(wiring.Component):
                                  pa_bits=pa_bits, memory=(mem_base, mem_bytes),
                                  frame_timeout=frame_timeout, watchdog=watchdog,
                                  ha=walker.ha, hd=walker.hd, tlbi_range=mmu.tlbi_range,
-                                 asid_bits=mmu.tlb.asid_bits,
+                                 asid_bits=mmu.tlb.asid_bits, staged=mmu.staged,
                                  gen_bits=self.system.fabric.gen_bits)
         super().__init__()
 

@@ -20,10 +20,19 @@ from .tlb import TLB, check_entries, invalidate_names
 from .walker import PageTableWalker, check_walker_params
 
 
-class MMUState(enum.Enum, shape=2):
+class MMUState(enum.Enum, shape=3):
     IDLE = 0
     WALK = 1
     RETRY = 2
+    LOOKUP = 3        # staged: the cycle after an access is taken
+    FINISH = 4        # staged: the cycle after a walk's last memory response
+
+
+def check_staged(staged):
+    """Validate the ``staged`` option; shared by the RTL and the model."""
+    if not isinstance(staged, bool):
+        raise ValueError(f"staged must be True or False, not {staged!r}")
+    return staged
 
 
 def leaf_level(size):
@@ -47,16 +56,19 @@ class MMU(wiring.Component):
     cycle, no back-pressure), ``inv`` (InvalidateRequest, always accepted) with ``inv_ack``,
     and the walker's ``mem_req``/``mem_resp``. ``tlbi_range``: whether range invalidates
     compare their bounds (FEAT_TLBIRANGE); without, they name every VA. ``asid_bits``:
-    8 or 16, the ASID bits the TLB matches."""
+    8 or 16, the ASID bits the TLB matches. ``staged``: a register stage after the TLB
+    match and one after a walk's last memory response, for FPGA clock rates (a hit
+    answers at *t*+2, a walk a cycle later; docs/timing.md)."""
 
     def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, tlbi_range=True,
-                 asid_bits=16, faults=()):
+                 asid_bits=16, staged=False, faults=()):
         self.faults = check_faults(faults, MMU_FAULTS)
         check_entries(tlb_entries)
         check_walker_params(pa_bits, ha, hd)
         self.tlbi_range = bool(tlbi_range)
+        self.staged = check_staged(staged)
         self.tlb = TLB(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits,
-                       ppn_bits=pa_bits - 12)
+                       ppn_bits=pa_bits - 12, staged=staged)
         self.walker = PageTableWalker(pa_bits=pa_bits, ha=ha, hd=hd)
         self.hd = hd
         super().__init__({
@@ -103,6 +115,8 @@ class MMU(wiring.Component):
         inv_fire = self.inv.valid
 
         req = self.req.payload
+        # Staged, an access is looked at from its register in the cycle after it is taken.
+        acc = req_q if self.staged else req
         m.d.comb += [
             self.req.ready.eq(state == MMUState.IDLE),
             tlb.lookup_vpn.eq(req.va[12:48]),
@@ -111,10 +125,10 @@ class MMU(wiring.Component):
         ]
         hit = tlb.hit_entry
         hit_fault, hit_dirty = check_permission(
-            hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm, req.write, req.exec, req.el0,
+            hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm, acc.write, acc.exec, acc.el0,
             int(self.hd))
-        bad_va = req.va[48:64] != 0
-        bad_ttbr = (req.ttbr.baddr >> (walker.pa_bits - 12)) != 0
+        bad_va = acc.va[48:64] != 0
+        bad_ttbr = (acc.ttbr.baddr >> (walker.pa_bits - 12)) != 0
 
         resp = self.resp.payload
         m.d.sync += self.resp.valid.eq(0)
@@ -130,45 +144,74 @@ class MMU(wiring.Component):
             with m.If(bad_ttbr):
                 answer(fault=FaultKind.ADDRESS_SIZE, level=0)
             with m.Else():
-                m.d.comb += [walker.start.eq(1), walker.walk_req.eq(req)]
-                m.d.sync += [req_q.eq(req), stale.eq(0), named.eq(named_refill),
+                m.d.comb += walker.start.eq(1)
+                if not self.staged:
+                    m.d.comb += walker.walk_req.eq(req)
+                    m.d.sync += req_q.eq(req)
+                m.d.sync += [stale.eq(0), named.eq(named_refill),
                              named_index.eq(tlb.hit_index), state.eq(MMUState.WALK)]
+
+        def look_up():
+            """Answer the access from the TLB, or walk."""
+            with m.If(bad_va):
+                answer(fault=FaultKind.TRANSLATION, level=0)
+            with m.Elif(tlb.hit & hit_dirty):
+                walk(named_refill=1)
+            with m.Elif(tlb.hit & hit_fault):
+                answer(fault=FaultKind.PERMISSION, level=leaf_level(hit.size))
+            with m.Elif(tlb.hit):
+                answer(pa=physical_address(hit, acc.va))
+            with m.Else():
+                walk(named_refill=0)
+
+        def finish(fault, level, install, entry, stale_bits):
+            """Install and answer a walk's result, or retry the walk if it is stale."""
+            # A walk that installs nothing (a fault) is never stale.
+            retry = install & stale_bits.bit_select(stale_bit(entry.size.as_value(),
+                                                              entry.ng), 1)
+            if "stale_walk_installs" in self.faults:
+                retry = 0
+            with m.If(retry):
+                m.d.sync += state.eq(MMUState.RETRY)
+            with m.Else():
+                m.d.comb += [tlb.fill_en.eq(install), tlb.fill_named.eq(named),
+                             tlb.fill_index.eq(named_index), tlb.fill_entry.eq(entry)]
+                # PA on success, level on a fault; zero otherwise.
+                faulted = fault != FaultKind.NONE
+                answer(pa=Mux(faulted, 0, physical_address(entry, req_q.va)),
+                       fault=fault, level=Mux(faulted, level, 0))
+                m.d.sync += state.eq(MMUState.IDLE)
+
+        # Staged: the walker's result, kept for the cycle after its done.
+        done_fault, done_level = Signal(FaultKind), Signal(2)
+        done_install, done_entry = Signal(), Signal.like(walker.entry)
 
         with m.Switch(state):
             with m.Case(MMUState.IDLE):
                 with m.If(self.req.valid):
-                    with m.If(bad_va):
-                        answer(fault=FaultKind.TRANSLATION, level=0)
-                    with m.Elif(tlb.hit & hit_dirty):
-                        walk(named_refill=1)
-                    with m.Elif(tlb.hit & hit_fault):
-                        answer(fault=FaultKind.PERMISSION, level=leaf_level(hit.size))
-                    with m.Elif(tlb.hit):
-                        answer(pa=physical_address(hit, req.va))
-                    with m.Else():
-                        walk(named_refill=0)
+                    if self.staged:
+                        m.d.sync += [req_q.eq(req), state.eq(MMUState.LOOKUP)]
+                    else:
+                        look_up()
+            if self.staged:
+                with m.Case(MMUState.LOOKUP):
+                    m.d.sync += state.eq(MMUState.IDLE)
+                    look_up()
             with m.Case(MMUState.WALK):
                 with m.If(inv_fire):
                     m.d.sync += stale.eq(stale | named_now)
                 with m.If(walker.done):
-                    # A walk that installs nothing (a fault) is never stale.
-                    entry = walker.entry
-                    retry = walker.install & (stale | Mux(inv_fire, named_now, 0)).bit_select(
-                        stale_bit(entry.size.as_value(), entry.ng), 1)
-                    if "stale_walk_installs" in self.faults:
-                        retry = 0
-                    with m.If(retry):
-                        m.d.sync += state.eq(MMUState.RETRY)
-                    with m.Else():
-                        m.d.comb += [tlb.fill_en.eq(walker.install),
-                                     tlb.fill_named.eq(named),
-                                     tlb.fill_index.eq(named_index),
-                                     tlb.fill_entry.eq(walker.entry)]
-                        # PA on success, level on a fault; zero otherwise.
-                        faulted = walker.fault != FaultKind.NONE
-                        answer(pa=Mux(faulted, 0, physical_address(walker.entry, req_q.va)),
-                               fault=walker.fault, level=Mux(faulted, walker.level, 0))
-                        m.d.sync += state.eq(MMUState.IDLE)
+                    if self.staged:
+                        m.d.sync += [done_fault.eq(walker.fault), done_level.eq(walker.level),
+                                     done_install.eq(walker.install),
+                                     done_entry.eq(walker.entry), state.eq(MMUState.FINISH)]
+                    else:
+                        finish(walker.fault, walker.level, walker.install, walker.entry,
+                               stale | Mux(inv_fire, named_now, 0))
+            if self.staged:
+                # An invalidate now is not matched here: the TLB drops a fill it names.
+                with m.Case(MMUState.FINISH):
+                    finish(done_fault, done_level, done_install, done_entry, stale)
             with m.Case(MMUState.RETRY):
                 m.d.comb += walker.start.eq(1)
                 m.d.sync += [stale.eq(0), state.eq(MMUState.WALK)]

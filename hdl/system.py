@@ -30,13 +30,13 @@ from .ports import AccessRequest, AccessResponse, MemRequest, MemResponse
 
 class System(wiring.Component):
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, faults=()):
+                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, staged=False, faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
         check_gen_bits(gen_bits)
         check_asid_bits(asid_bits)
         faults = check_faults(faults, {**FABRIC_FAULTS, **MMU_FAULTS})
         mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd,
-                   tlbi_range=tlbi_range, asid_bits=asid_bits,
+                   tlbi_range=tlbi_range, asid_bits=asid_bits, staged=staged,
                    faults=faults & set(MMU_FAULTS))
         self.cpu_mmus = [MMU(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMU(**mmu) for _ in range(devices)]

@@ -5,6 +5,9 @@ takes the entry under a round-robin pointer, which then advances. A fill may ins
 its entry (the MMU does this to replace a clean entry after a hardware dirty update).
 The model twin is ``sw_model.tlb_ref.TLBRef``.
 """
+from functools import reduce
+from operator import or_
+
 from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -86,9 +89,16 @@ class TLB(wiring.Component):
     that count (see ``invalidate_names``).
     ``ppn_bits``: the stored width of ``ppn`` (the MMU's walker never installs a wider
     one; the bits above read as 0).
+    ``staged``: the lookup takes two cycles: the entries are matched against
+    ``lookup_vpn``/``lookup_asid`` in one cycle and ``hit``, ``hit_index`` and
+    ``hit_entry`` say what matched in the next (from a register of the winning entry);
+    and an invalidate in the cycle of a fill that names the filled entry leaves it
+    invalid (unstaged, the fill wins: the MMU never fills an entry an invalidate of
+    that cycle names).
     """
 
-    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16, ppn_bits=36):
+    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16, ppn_bits=36,
+                 staged=False):
         self.entries = check_entries(entries)
         self.asid_bits = check_asid_bits(asid_bits)
         if not isinstance(ppn_bits, int) or isinstance(ppn_bits, bool) \
@@ -96,6 +106,7 @@ class TLB(wiring.Component):
             raise ValueError(f"ppn_bits must be an integer from 1 to 36, not {ppn_bits!r}")
         self.tlbi_range = bool(tlbi_range)
         self.ppn_bits = ppn_bits
+        self.staged = bool(staged)
         super().__init__({
             "lookup_vpn": In(36),
             "lookup_asid": In(16),
@@ -123,10 +134,29 @@ class TLB(wiring.Component):
                            & same_region(self.lookup_vpn, e.vpn, e.size.as_value())
                            & (~e.ng | (e.asid[:self.asid_bits]
                                        == self.lookup_asid[:self.asid_bits])))
-        for i in reversed(range(self.entries)):
-            with m.If(matches[i]):
-                m.d.comb += [self.hit.eq(1), self.hit_index.eq(i),
-                             self.hit_entry.eq(self.store[i])]
+        if self.staged:
+            # The winner is kept one-hot, so the next cycle selects its entry with an
+            # AND-OR of the entries rather than a priority chain.
+            first = Signal(self.entries)
+            for i in reversed(range(self.entries)):
+                with m.If(matches[i]):
+                    m.d.comb += first.eq(1 << i)
+            first_q = Signal(self.entries)
+            m.d.sync += first_q.eq(first)
+            index_bits, entry_bits = len(self.hit_index), len(self.hit_entry.as_value())
+            m.d.comb += [
+                self.hit.eq(first_q.any()),
+                self.hit_index.eq(reduce(or_, (first_q[i].replicate(index_bits) & i
+                                               for i in range(self.entries)))),
+                self.hit_entry.eq(reduce(or_, (first_q[i].replicate(entry_bits)
+                                               & self.store[i].as_value()
+                                               for i in range(self.entries)))),
+            ]
+        else:
+            for i in reversed(range(self.entries)):
+                with m.If(matches[i]):
+                    m.d.comb += [self.hit.eq(1), self.hit_index.eq(i),
+                                 self.hit_entry.eq(self.store[i])]
 
         # Replacement victim: lowest invalid entry, else the round-robin pointer.
         victim = Signal(range(self.entries))
@@ -148,10 +178,16 @@ class TLB(wiring.Component):
                 self.asid_bits))
         m.d.sync += self.inv_ack.eq(self.inv.valid)
 
+        fill_kept = 1
+        if self.staged:
+            fill_kept = ~(self.inv.valid & invalidate_names(
+                self.inv.payload, self.fill_entry.vpn, self.fill_entry.asid,
+                self.fill_entry.ng, self.fill_entry.size.as_value(), self.tlbi_range,
+                self.asid_bits))
         for i in range(self.entries):
             filled = self.fill_en & (fill_slot == i)
             with m.If(filled):
-                m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(1)]
+                m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(fill_kept)]
                 m.d.sync += self.store[i].ppn[self.ppn_bits:].eq(0)
             with m.Elif(inv_hits[i]):
                 m.d.sync += self.valid[i].eq(0)

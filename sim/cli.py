@@ -56,6 +56,10 @@ def _add_mmu_options(p):
                    help="physical address size, 32 to 48 (default 40)")
     p.add_argument("--no-hw-update", action="store_true",
                    help="no hardware AF/dirty update (FEAT_HAFDBS off)")
+    p.add_argument("--staged", action=argparse.BooleanOptionalAction,
+                   help="a register stage after the TLB match and one after a walk's last "
+                        "memory response, for FPGA clock rates (docs/timing.md; default: "
+                        "off, or the board's with --board)")
 
 
 def _add_board_options(p):
@@ -89,7 +93,9 @@ def _mmu_params(args):
         check_walker_params(args.pa_bits, hw, hw)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    return dict(tlb_entries=args.tlb_entries, pa_bits=args.pa_bits, ha=hw, hd=hw)
+    # Staged only when asked: a build's cache key is its parameters.
+    return dict(tlb_entries=args.tlb_entries, pa_bits=args.pa_bits, ha=hw, hd=hw,
+                **({"staged": True} if args.staged else {}))
 
 
 def build_parser():
@@ -677,7 +683,8 @@ def cmd_synth_board(args):
             raise UsageError(f"--per-entry {args.per_entry} is the TLB size already built")
         entries.append(args.per_entry)
     options = dict(pa_bits=args.pa_bits, ha=not args.no_hw_update, hd=not args.no_hw_update)
-    options.update({name: getattr(args, name) for name in ("tlbi_range", "asid_bits", "gen_bits")
+    options.update({name: getattr(args, name)
+                    for name in ("tlbi_range", "asid_bits", "gen_bits", "staged")
                     if getattr(args, name) is not None})
     reports = []
     for tlb_entries in entries:

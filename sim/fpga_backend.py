@@ -15,7 +15,7 @@ from hdl.descriptor import FaultKind
 from hdl.fabric import check_gen_bits
 from hdl.host_protocol import (ACCESS_EL0, ACCESS_EXEC, ACCESS_WRITE, AGENT_DEVICE,
                                COUNTER_BYTES, COUNTERS, CYCLES_BYTES, FLAG_DEVICES,
-                               FLAG_GEN_VALID, INFO_ASID16, INFO_HA, INFO_HD,
+                               FLAG_GEN_VALID, INFO_ASID16, INFO_HA, INFO_HD, INFO_STAGED,
                                INFO_TLBI_RANGE, TICKET_BITS, VERSION, Command)
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend, invalidate_request
@@ -43,12 +43,13 @@ def board_info(link):
                 mem_bytes=1 << r[5], ha=bool(features & INFO_HA), hd=bool(features & INFO_HD),
                 tlbi_range=bool(features & INFO_TLBI_RANGE),
                 asid_bits=16 if features & INFO_ASID16 else 8, gen_bits=r[7],
+                staged=bool(features & INFO_STAGED),
                 mem_base=int.from_bytes(r[8:16], "little"))
 
 
 #: What the model takes from the board's INFO rather than from the scenario: the board
 #: is built with them (``shootdown synth --board``), and the kernel model adapts to them.
-BOARD_OPTIONS = ("tlbi_range", "asid_bits", "gen_bits")
+BOARD_OPTIONS = ("tlbi_range", "asid_bits", "gen_bits", "staged")
 
 
 def check_board(info, system):
@@ -110,11 +111,12 @@ def run_on_board(link, scenario, *, seed=None, runs=None):
 
 def _describe(options):
     return (f"{'' if options['tlbi_range'] else 'no '}range TLBIs, "
-            f"{options['asid_bits']}-bit ASIDs, {options['gen_bits']}-bit generations")
+            f"{options['asid_bits']}-bit ASIDs, {options['gen_bits']}-bit generations"
+            f"{', staged MMUs' if options['staged'] else ''}")
 
 
 class FPGABackend(GoldenBackend):
-    """``tlbi_range``, ``asid_bits``, ``gen_bits``: the board's (its INFO)."""
+    """``tlbi_range``, ``asid_bits``, ``gen_bits``, ``staged``: the board's (its INFO)."""
 
     def __init__(self, link, *, cpus, devices, tlb_entries, **board_options):
         super().__init__(cpus=cpus, devices=devices, tlb_entries=tlb_entries,

@@ -25,7 +25,8 @@ class ScriptedEnvironment:
 
     ``hooks`` are actions run when the memory accepts a request: each
     ``{"on": "read"|"cas", "addr": a, "nth": k, "do": step}`` fires at the k-th (from 1)
-    such request to ``a``; ``do`` is a ``write`` or ``invalidate`` step.
+    such request to ``a``; ``do`` is a ``write`` or ``invalidate`` step. An invalidate is
+    offered in the next cycle, or ``"delay": d`` cycles later.
     """
 
     def __init__(self, memory_words, script, hooks=(), *, pa_bits=40, latency=2):
@@ -40,7 +41,7 @@ class ScriptedEnvironment:
         self.waiting = False        # an access was accepted, its response not yet seen
         self.offered = False        # an access is being offered
         self.idle = 0
-        self.pending_invalidate = None
+        self.pending_invalidates = []    # (cycle to offer it in, packed invalidate)
         self.cycle = 0
         self.results = []           # per access: {"step", "resp", "cycles", "mem": [...]}
         self.stats = dict(accesses=0, invalidates=0, host_writes=0, mem_reads=0, mem_cas=0,
@@ -64,13 +65,14 @@ class ScriptedEnvironment:
         return cls(data["memory"], data["script"], data["hooks"], pa_bits=pa_bits,
                    latency=data["latency"])
 
-    def _do(self, step):
+    def _do(self, step, delay=0):
         if "write" in step:
             addr, value = step["write"]
             self.memory.write(addr, value)
             self.stats["host_writes"] += 1
         elif "invalidate" in step:
-            self.pending_invalidate = INVALIDATE.pack(**step["invalidate"])
+            self.pending_invalidates.append((self.cycle + 1 + delay,
+                                             INVALIDATE.pack(**step["invalidate"])))
         else:
             raise ValueError(f"a hook can only write or invalidate, not {step}")
 
@@ -86,8 +88,11 @@ class ScriptedEnvironment:
             self.results[-1]["resp"] = resp
             self.results[-1]["cycles"] = self.cycle - self.results[-1]["start"]
             self.waiting = False
-        inv = self.pending_invalidate
-        self.pending_invalidate = None
+        inv = None
+        due = [p for p in self.pending_invalidates if p[0] == self.cycle]
+        if due:
+            self.pending_invalidates.remove(due[0])
+            inv = due[0][1]
         # Advance the script while nothing is in flight.
         while inv is None and not self.offered and not self.waiting and not self.idle \
                 and self.position < len(self.script):
@@ -126,6 +131,6 @@ class ScriptedEnvironment:
                 if hook["on"] == ("cas" if req.cas else "read") and hook["addr"] == req.addr:
                     hook["seen"] += 1
                     if hook["seen"] == hook.get("nth", 1):
-                        self._do(hook["do"])
+                        self._do(hook["do"], hook.get("delay", 0))
         self.cycle += 1
         return inp

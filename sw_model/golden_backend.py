@@ -61,7 +61,7 @@ def invalidate_request(inv):
 
 class GoldenBackend(Platform):
     def __init__(self, cpus=4, devices=1, tlb_entries=16, mem_latency=2, pa_bits=40,
-                 faults=(), tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS):
+                 faults=(), tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, staged=False):
         if not _is_int(mem_latency) or mem_latency < 1:
             raise ValueError(f"mem_latency must be an integer of at least 1, not "
                              f"{mem_latency!r}")
@@ -69,7 +69,8 @@ class GoldenBackend(Platform):
         #: ``faults``: fabric faults of hdl/faults.py the model is broken with.
         self.system = SystemRef(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                                 pa_bits=pa_bits, tlbi_range=tlbi_range,
-                                asid_bits=asid_bits, gen_bits=gen_bits, faults=faults)
+                                asid_bits=asid_bits, gen_bits=gen_bits, staged=staged,
+                                faults=faults)
         self.cpus, self.devices, self.pa_bits = cpus, devices, pa_bits
         self.tlbi_range, self.asid_bits, self.gen_bits = bool(tlbi_range), asid_bits, gen_bits
         #: Physical memory: may be filled directly before (or between) calls.

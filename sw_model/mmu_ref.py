@@ -6,7 +6,7 @@ a register or a function of registers, so it does not depend on the inputs.
 """
 from hdl.descriptor import FaultKind
 from hdl.descriptor import PageSize
-from hdl.mmu import MMUState, stale_bit
+from hdl.mmu import MMUState, check_staged, stale_bit
 from hdl.ports import AccessResponse
 
 from .codec import Codec
@@ -39,12 +39,14 @@ class MMUInputs:
 
 class MMURef:
     def __init__(self, *, tlb_entries=16, pa_bits=40, ha=True, hd=True, tlbi_range=True,
-                 asid_bits=16, bugs=()):
+                 asid_bits=16, staged=False, bugs=()):
         unknown = set(bugs) - set(BUGS)
         if unknown:
             raise ValueError(f"unknown model bug(s) {sorted(unknown)}; known: {BUGS}")
         self.bugs = frozenset(bugs)
-        self.tlb = TLBRef(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits)
+        self.staged = check_staged(staged)
+        self.tlb = TLBRef(tlb_entries, tlbi_range=tlbi_range, asid_bits=asid_bits,
+                          staged=staged)
         self.walker = WalkerRef(pa_bits=pa_bits, ha=ha, hd=hd)
         self.state = MMUState.IDLE
         self.req_q = None
@@ -52,6 +54,8 @@ class MMURef:
         self.named = False
         self.named_index = 0
         self.resp = None          # packed AccessResponse in the cycle it is valid
+        self.hit_index = None     # staged: the entry the access matched in its first cycle
+        self.result_q = None      # staged: the walk's result, for the cycle after its end
 
     @property
     def req_ready(self):
@@ -80,6 +84,44 @@ class MMURef:
                     bits |= 1 << stale_bit(size.value, ng)
         return bits
 
+    def _look_up(self, req, hit_index):
+        """The access's answer from the TLB, or the walk it starts: (resp, start)."""
+        tlb, walker = self.tlb, self.walker
+        hit = tlb.store[hit_index] if hit_index is not None else None
+        hit_dirty = hit_fault = False
+        if hit is not None:
+            hit_fault, hit_dirty = check_permission(
+                hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm,
+                req.write, req.exec, req.el0, walker.hd)
+        if req.va >> 48:
+            return answer(fault=FaultKind.TRANSLATION), None
+        if hit is not None and hit_fault:
+            return answer(fault=FaultKind.PERMISSION, level=hit.level), None
+        if hit is not None and not hit_dirty:
+            return answer(pa=hit.physical_address(req.va)), None
+        if req.ttbr.baddr >> (walker.pa_bits - 12):
+            return answer(fault=FaultKind.ADDRESS_SIZE), None
+        self.req_q, self.stale = req, 0
+        self.named = hit is not None          # dirty update of an entry that hit
+        self.named_index = hit_index if hit is not None else 0
+        self.state = MMUState.WALK
+        return None, req
+
+    def _finish(self, result):
+        """Install and answer a walk's result, or retry the walk if it is stale:
+        (resp, fill, fill_index)."""
+        entry = result.entry
+        # A walk that installs nothing (a fault) is never stale.
+        stale = entry is not None and self.stale >> stale_bit(entry.size, entry.ng) & 1
+        if stale and "stale_walk_installs" not in self.bugs:
+            self.state = MMUState.RETRY
+            return None, None, None
+        self.state = MMUState.IDLE
+        fill_index = self.named_index if self.named else None
+        if result.fault == FaultKind.NONE:
+            return answer(pa=entry.physical_address(self.req_q.va)), entry, fill_index
+        return answer(fault=result.fault, level=result.level), entry, fill_index
+
     def tick(self, inp):
         if self.state == MMUState.IDLE and not inp.req_valid and not inp.inv_valid:
             # Nothing arrives and no walk is in flight (the walker runs only in WALK):
@@ -96,28 +138,15 @@ class MMURef:
 
         if state == MMUState.IDLE and inp.req_valid:
             req = inp.req
-            vpn = (req.va >> 12) & ((1 << 36) - 1)
-            hit_index = tlb.lookup(vpn, req.ttbr.asid)
-            hit = tlb.store[hit_index] if hit_index is not None else None
-            hit_dirty = hit_fault = False
-            if hit is not None:
-                hit_fault, hit_dirty = check_permission(
-                    hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm,
-                    req.write, req.exec, req.el0, walker.hd)
-            if req.va >> 48:
-                resp = answer(fault=FaultKind.TRANSLATION)
-            elif hit is not None and hit_fault:
-                resp = answer(fault=FaultKind.PERMISSION, level=hit.level)
-            elif hit is not None and not hit_dirty:
-                resp = answer(pa=hit.physical_address(req.va))
-            elif req.ttbr.baddr >> (walker.pa_bits - 12):
-                resp = answer(fault=FaultKind.ADDRESS_SIZE)
+            hit_index = tlb.lookup((req.va >> 12) & VPN_BITS, req.ttbr.asid)
+            if self.staged:
+                self.req_q, self.hit_index = req, hit_index
+                self.state = MMUState.LOOKUP
             else:
-                start = req
-                self.req_q, self.stale = req, 0
-                self.named = hit is not None          # dirty update of an entry that hit
-                self.named_index = hit_index if hit is not None else 0
-                self.state = MMUState.WALK
+                resp, start = self._look_up(req, hit_index)
+        elif state == MMUState.LOOKUP:
+            self.state = MMUState.IDLE
+            resp, start = self._look_up(self.req_q, self.hit_index)
         elif state == MMUState.RETRY:
             start = self.req_q
             self.stale = 0
@@ -129,21 +158,14 @@ class MMURef:
         if state == MMUState.WALK:
             if inv is not None:
                 self.stale |= self._stale_bits(inv)
-            if result is not None:
-                entry = result.entry
-                # A walk that installs nothing (a fault) is never stale.
-                stale = entry is not None and self.stale >> stale_bit(entry.size, entry.ng) & 1
-                if stale and "stale_walk_installs" not in self.bugs:
-                    self.state = MMUState.RETRY
-                else:
-                    if result.entry is not None:
-                        fill = result.entry
-                        fill_index = self.named_index if self.named else None
-                    if result.fault == FaultKind.NONE:
-                        resp = answer(pa=result.entry.physical_address(self.req_q.va))
-                    else:
-                        resp = answer(fault=result.fault, level=result.level)
-                    self.state = MMUState.IDLE
+            if result is not None and self.staged:
+                self.result_q = result
+                self.state = MMUState.FINISH
+            elif result is not None:
+                resp, fill, fill_index = self._finish(result)
+        elif state == MMUState.FINISH:
+            # An invalidate now is not matched here: the TLB drops a fill it names.
+            resp, fill, fill_index = self._finish(self.result_q)
 
         tlb.tick(fill=fill, fill_index=fill_index, inv=inv)
         self.resp = resp

@@ -28,10 +28,11 @@ class SystemInputs:
 
 class SystemRef:
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, pa_bits=40, ha=True, hd=True,
-                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, bugs=(), faults=()):
+                 tlbi_range=True, asid_bits=16, gen_bits=GEN_BITS, staged=False, bugs=(),
+                 faults=()):
         self.cpus, self.devices = check_fabric_params(cpus, devices)
         mmu = dict(tlb_entries=tlb_entries, pa_bits=pa_bits, ha=ha, hd=hd,
-                   tlbi_range=tlbi_range, asid_bits=asid_bits, bugs=bugs)
+                   tlbi_range=tlbi_range, asid_bits=asid_bits, staged=staged, bugs=bugs)
         self.cpu_mmus = [MMURef(**mmu) for _ in range(cpus)]
         self.dev_mmus = [MMURef(**mmu) for _ in range(devices)]
         self.fabric = FabricRef(cpus=cpus, devices=devices, gen_bits=gen_bits, faults=faults)

@@ -61,8 +61,9 @@ def invalidate_names(inv, vpn, asid, ng, size, tlbi_range=True, asid_bits=16):
 
 
 class TLBRef:
-    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16):
+    def __init__(self, entries=16, *, tlbi_range=True, asid_bits=16, staged=False):
         self.entries = check_entries(entries)
+        self.staged = bool(staged)
         self.tlbi_range = bool(tlbi_range)
         self.asid_bits = check_asid_bits(asid_bits)
         self._asid_mask = (1 << asid_bits) - 1
@@ -115,3 +116,8 @@ class TLBRef:
         if slot is not None:
             self.store[slot] = fill
             self.valid |= 1 << slot
+            # Staged, an invalidate of the fill's cycle that names it leaves it invalid.
+            if self.staged and inv is not None and invalidate_names(
+                    inv, fill.vpn, fill.asid, fill.ng, fill.size, self.tlbi_range,
+                    self.asid_bits):
+                self.valid &= ~(1 << slot)
