@@ -34,7 +34,7 @@ zero-extended. Fewer bits are cheaper; software must then stay below 2**gen_bits
 
 Model twin: ``sw_model.fabric_ref.FabricRef``.
 """
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -228,26 +228,38 @@ class InvalidateFabric(wiring.Component):
             m.d.comb += sd_done.eq(1 << sd_owner)
             with m.If(sd_gen_valid):
                 m.d.comb += shootdown_gen.eq(sd_gen)
-        m.d.sync += self.max_done_gen.eq(_max(self.max_done_gen,
-                                              _max(engine_gen, shootdown_gen)))
+        m.d.sync += self.max_done_gen.eq(_max3(self.max_done_gen, engine_gen, shootdown_gen))
 
-        # The lowest generation still in the fabric caps the completed one.
+        # The lowest generation still in the fabric caps the completed one: completed_gen
+        # moves up to max_done_gen when that is below every generation in the fabric,
+        # else to just below the lowest of them. Each test compares with every candidate
+        # side by side, not with the lowest once found: comparators in a row were the
+        # fabric's longest path on the FPGAs.
         candidates = [(pending[i] & slots[i].gen_valid, slots[i].gen[:bits])
                       for i in range(self.sources)]
         candidates += [(self.busy & current.gen_valid, current.gen[:bits]),
                        (sd_busy & sd_gen_valid, sd_gen)]
-        lowest = _lowest(candidates, bits)
-        reachable = Mux(self.max_done_gen < lowest, self.max_done_gen, lowest - 1)
+        below_all = Cat(~present | (self.max_done_gen < gen)
+                        for present, gen in candidates).all()
         if "early_gen" in self.faults:
-            reachable = self.max_done_gen
-        with m.If(reachable > self.completed):
-            m.d.sync += self.completed.eq(reachable)
+            below_all = 1
+        # Below the lowest, and above completed_gen: every generation in the fabric is
+        # more than one above it.
+        above_next = Cat(~present | (gen > self.completed + 1)
+                         for present, gen in candidates).all()
+        with m.If(below_all):
+            with m.If(self.max_done_gen > self.completed):
+                m.d.sync += self.completed.eq(self.max_done_gen)
+        with m.Elif(above_next):
+            m.d.sync += self.completed.eq(_lowest(candidates, bits) - 1)
         m.d.comb += self.completed_gen.eq(self.completed)
         return m
 
 
-def _max(a, b):
-    return Mux(a > b, a, b)
+def _max3(a, b, c):
+    """The largest of three, from three comparisons side by side."""
+    a_top, b_over_c = (a >= b) & (a >= c), b >= c
+    return Mux(a_top, a, Mux(b_over_c, b, c))
 
 
 def _lowest(candidates, bits):
