@@ -4,7 +4,7 @@ This module is the single bit-level definition of the descriptor format: the RTL
 memory words through these layouts and the Python model packs and unpacks with the same
 field offsets (see ``sw_model.codec``).
 """
-from amaranth.hdl import Array, Const, Value
+from amaranth.hdl import Array, Cat, Const, Value
 from amaranth.lib import data, enum
 
 GRANULE_SHIFT = 12
@@ -98,14 +98,14 @@ def same_region(a, b, size):
     LUTs than masking every bit by the size."""
     size = Value.cast(size)
     bounds = sorted({PAGE_SHIFT[s] - GRANULE_SHIFT for s in PageSize} | {36})
-    same = Const(1)
+    pieces = []
     for low, high in zip(bounds, bounds[1:]):
         # The piece counts for the sizes whose offset ends at or below it (the unused
         # codes 6 and 7 are the largest size, as in vpn_mask_of).
         sizes = sum(1 for s in PageSize if PAGE_SHIFT[s] - GRANULE_SHIFT <= low)
         counts = Const(1) if sizes == len(PageSize) else size < sizes
-        same &= (a[low:high] == b[low:high]) | ~counts
-    return same
+        pieces.append((a[low:high] == b[low:high]) | ~counts)
+    return Cat(pieces).all()
 
 
 class FaultKind(enum.Enum, shape=3):

@@ -124,11 +124,26 @@ class MMU(wiring.Component):
             walker.walk_req.eq(req_q),
         ]
         hit = tlb.hit_entry
-        hit_fault, hit_dirty = check_permission(
-            hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm, acc.write, acc.exec, acc.el0,
-            int(self.hd))
-        bad_va = acc.va[48:64] != 0
-        bad_ttbr = (acc.ttbr.baddr >> (walker.pa_bits - 12)) != 0
+        bad_va = req.va[48:64] != 0
+        bad_ttbr = (req.ttbr.baddr >> (walker.pa_bits - 12)) != 0
+        if self.staged:
+            # The permission check of every entry against the access, and the address
+            # checks, in the cycle the access is taken, beside the match: the next
+            # cycle selects their answers with the winning entry.
+            entry_faults, entry_dirties = zip(*(check_permission(
+                e.ap1, e.ap2, e.uxn, e.pxn, e.dbm, req.write, req.exec, req.el0,
+                int(self.hd)) for e in tlb.store))
+            fault_q, dirty_q = Signal(tlb.entries), Signal(tlb.entries)
+            bad_va_q, bad_ttbr_q = Signal(), Signal()
+            m.d.sync += [fault_q.eq(Cat(entry_faults)), dirty_q.eq(Cat(entry_dirties)),
+                         bad_va_q.eq(bad_va), bad_ttbr_q.eq(bad_ttbr)]
+            hit_fault = (tlb.hit_onehot & fault_q).any()
+            hit_dirty = (tlb.hit_onehot & dirty_q).any()
+            bad_va, bad_ttbr = bad_va_q, bad_ttbr_q
+        else:
+            hit_fault, hit_dirty = check_permission(
+                hit.ap1, hit.ap2, hit.uxn, hit.pxn, hit.dbm, req.write, req.exec, req.el0,
+                int(self.hd))
 
         resp = self.resp.payload
         m.d.sync += self.resp.valid.eq(0)
@@ -164,13 +179,16 @@ class MMU(wiring.Component):
             with m.Else():
                 walk(named_refill=0)
 
-        def finish(fault, level, install, entry, stale_bits):
-            """Install and answer a walk's result, or retry the walk if it is stale."""
-            # A walk that installs nothing (a fault) is never stale.
-            retry = install & stale_bits.bit_select(stale_bit(entry.size.as_value(),
-                                                              entry.ng), 1)
+        def is_stale(install, entry, stale_bits):
+            """Whether a walk's result must be retried: an invalidate named it."""
             if "stale_walk_installs" in self.faults:
-                retry = 0
+                return 0
+            # A walk that installs nothing (a fault) is never stale.
+            return install & stale_bits.bit_select(stale_bit(entry.size.as_value(),
+                                                             entry.ng), 1)
+
+        def finish(fault, level, install, entry, retry):
+            """Install and answer a walk's result, or retry the walk if it is stale."""
             with m.If(retry):
                 m.d.sync += state.eq(MMUState.RETRY)
             with m.Else():
@@ -182,9 +200,11 @@ class MMU(wiring.Component):
                        fault=fault, level=Mux(faulted, level, 0))
                 m.d.sync += state.eq(MMUState.IDLE)
 
-        # Staged: the walker's result, kept for the cycle after its done.
+        # Staged: the walker's result, kept for the cycle after its done, and whether
+        # it is stale (as the stale bits are at the end of the done cycle).
         done_fault, done_level = Signal(FaultKind), Signal(2)
-        done_install, done_entry = Signal(), Signal.like(walker.entry)
+        done_install, done_entry, done_retry = Signal(), Signal.like(walker.entry), Signal()
+        stale_now = stale | Mux(inv_fire, named_now, 0)
 
         with m.Switch(state):
             with m.Case(MMUState.IDLE):
@@ -204,14 +224,17 @@ class MMU(wiring.Component):
                     if self.staged:
                         m.d.sync += [done_fault.eq(walker.fault), done_level.eq(walker.level),
                                      done_install.eq(walker.install),
-                                     done_entry.eq(walker.entry), state.eq(MMUState.FINISH)]
+                                     done_entry.eq(walker.entry),
+                                     done_retry.eq(is_stale(walker.install, walker.entry,
+                                                            stale_now)),
+                                     state.eq(MMUState.FINISH)]
                     else:
                         finish(walker.fault, walker.level, walker.install, walker.entry,
-                               stale | Mux(inv_fire, named_now, 0))
+                               is_stale(walker.install, walker.entry, stale_now))
             if self.staged:
                 # An invalidate now is not matched here: the TLB drops a fill it names.
                 with m.Case(MMUState.FINISH):
-                    finish(done_fault, done_level, done_install, done_entry, stale)
+                    finish(done_fault, done_level, done_install, done_entry, done_retry)
             with m.Case(MMUState.RETRY):
                 m.d.comb += walker.start.eq(1)
                 m.d.sync += [stale.eq(0), state.eq(MMUState.WALK)]

@@ -8,7 +8,7 @@ The model twin is ``sw_model.tlb_ref.TLBRef``.
 from functools import reduce
 from operator import or_
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,6 +33,13 @@ class TLBEntry(data.Struct):
     uxn: 1
     pxn: 1
     dbm: 1
+
+
+def lowest_set(bits):
+    """One-hot of the lowest set bit of ``bits`` (0 if none): each bit tests the ones
+    below it at once, not through a chain of priority multiplexers (a long path on an
+    FPGA)."""
+    return Cat(bits[i] & ~bits[:i].any() for i in range(len(bits)))
 
 
 def check_entries(entries):
@@ -79,7 +86,8 @@ def invalidate_names(req, vpn, asid, ng, size, tlbi_range=True, asid_bits=16):
 class TLB(wiring.Component):
     """Ports:
 
-    - ``lookup_vpn``/``lookup_asid`` → ``hit``, ``hit_index``, ``hit_entry`` (same cycle);
+    - ``lookup_vpn``/``lookup_asid`` → ``hit``, ``hit_index``, ``hit_entry`` (same cycle),
+      and ``hit_onehot`` when staged;
     - ``fill_en`` writes ``fill_entry`` at the next edge into ``fill_index`` if
       ``fill_named``, else into the replacement victim;
     - ``inv`` (always ready): the matching entries are invalid from the next edge on, and
@@ -113,6 +121,7 @@ class TLB(wiring.Component):
             "hit": Out(1),
             "hit_index": Out(range(self.entries)),
             "hit_entry": Out(TLBEntry),
+            "hit_onehot": Out(self.entries),
             "fill_en": In(1),
             "fill_named": In(1),
             "fill_index": In(range(self.entries)),
@@ -137,14 +146,11 @@ class TLB(wiring.Component):
         if self.staged:
             # The winner is kept one-hot, so the next cycle selects its entry with an
             # AND-OR of the entries rather than a priority chain.
-            first = Signal(self.entries)
-            for i in reversed(range(self.entries)):
-                with m.If(matches[i]):
-                    m.d.comb += first.eq(1 << i)
             first_q = Signal(self.entries)
-            m.d.sync += first_q.eq(first)
+            m.d.sync += first_q.eq(lowest_set(Cat(matches)))
             index_bits, entry_bits = len(self.hit_index), len(self.hit_entry.as_value())
             m.d.comb += [
+                self.hit_onehot.eq(first_q),
                 self.hit.eq(first_q.any()),
                 self.hit_index.eq(reduce(or_, (first_q[i].replicate(index_bits) & i
                                                for i in range(self.entries)))),
@@ -158,15 +164,13 @@ class TLB(wiring.Component):
                     m.d.comb += [self.hit.eq(1), self.hit_index.eq(i),
                                  self.hit_entry.eq(self.store[i])]
 
-        # Replacement victim: lowest invalid entry, else the round-robin pointer.
-        victim = Signal(range(self.entries))
+        # Replacement victim: lowest invalid entry, else the round-robin pointer; the
+        # slot a fill writes, one-hot.
         any_invalid = ~self.valid.all()
-        m.d.comb += victim.eq(self.rr)
-        for i in reversed(range(self.entries)):
-            with m.If(~self.valid[i]):
-                m.d.comb += victim.eq(i)
-        fill_slot = Signal(range(self.entries))
-        m.d.comb += fill_slot.eq(Mux(self.fill_named, self.fill_index, victim))
+        fill_slot = Signal(self.entries)
+        m.d.comb += fill_slot.eq(Mux(self.fill_named, 1 << self.fill_index,
+                                     Mux(any_invalid, lowest_set(~self.valid),
+                                         1 << self.rr)))
         with m.If(self.fill_en & ~self.fill_named & ~any_invalid):
             m.d.sync += self.rr.eq(Mux(self.rr == self.entries - 1, 0, self.rr + 1))
 
@@ -185,7 +189,7 @@ class TLB(wiring.Component):
                 self.fill_entry.ng, self.fill_entry.size.as_value(), self.tlbi_range,
                 self.asid_bits))
         for i in range(self.entries):
-            filled = self.fill_en & (fill_slot == i)
+            filled = self.fill_en & fill_slot[i]
             with m.If(filled):
                 m.d.sync += [self.store[i].eq(self.fill_entry), self.valid[i].eq(fill_kept)]
                 m.d.sync += self.store[i].ppn[self.ppn_bits:].eq(0)
