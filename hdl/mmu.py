@@ -163,8 +163,10 @@ class MMU(wiring.Component):
                 if not self.staged:
                     m.d.comb += walker.walk_req.eq(req)
                     m.d.sync += req_q.eq(req)
-                m.d.sync += [stale.eq(0), named.eq(named_refill),
-                             named_index.eq(tlb.hit_index), state.eq(MMUState.WALK)]
+                if not self.staged:
+                    m.d.sync += [stale.eq(0), named.eq(named_refill),
+                                 named_index.eq(tlb.hit_index)]
+                m.d.sync += state.eq(MMUState.WALK)
 
         def look_up():
             """Answer the access from the TLB, or walk."""
@@ -215,7 +217,11 @@ class MMU(wiring.Component):
                         look_up()
             if self.staged:
                 with m.Case(MMUState.LOOKUP):
-                    m.d.sync += state.eq(MMUState.IDLE)
+                    # What a walk starting now needs, loaded whether or not it starts
+                    # (nothing reads them outside a walk): a hit walks only to refill
+                    # its own entry.
+                    m.d.sync += [state.eq(MMUState.IDLE), stale.eq(0), named.eq(tlb.hit),
+                                 named_index.eq(tlb.hit_index)]
                     look_up()
             with m.Case(MMUState.WALK):
                 with m.If(inv_fire):

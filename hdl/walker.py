@@ -81,8 +81,12 @@ class PageTableWalker(wiring.Component):
             self.level.eq(level),
         ]
 
-        with m.If((state == WalkState.IDLE) & self.start):
-            m.d.sync += [level.eq(0), table.eq(req.ttbr.baddr), state.eq(WalkState.READ)]
+        # Idle, the walk's first table is loaded whether or not it starts (nothing reads
+        # it before), so the decision to walk drives only the state.
+        with m.If(state == WalkState.IDLE):
+            m.d.sync += [level.eq(0), table.eq(req.ttbr.baddr)]
+            with m.If(self.start):
+                m.d.sync += state.eq(WalkState.READ)
         with m.If((state == WalkState.READ) & self.mem_req.ready):
             m.d.sync += state.eq(WalkState.READ_WAIT)
         with m.If((state == WalkState.CAS) & self.mem_req.ready):
