@@ -1,7 +1,8 @@
 """OrangeCrab r0.2 85F (LFE5U-85F-8MG285C): 48 MHz oscillator into the PLL. The board has
 no USB-serial chip, so the UART is on the Feather header's RX/TX positions, for a 3.3 V
 USB-serial adapter: pin "0" (N17) is the FPGA's RX (the adapter's TX goes there), pin "1"
-(M18) its TX. Default: 4 CPUs + 1 device at the issue's 75 MHz target."""
+(M18) its TX. Default: 4 CPUs + 1 device at the issue's 75 MHz target, with staged MMUs
+(docs/timing.md)."""
 from amaranth.build import Attrs
 from amaranth.vendor import LatticePlatform
 from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_85FPlatform
@@ -26,4 +27,5 @@ class OrangeCrabPlatform(OrangeCrabR0_2_85FPlatform):
 
 BOARD = Board(name="orangecrab", platform=OrangeCrabPlatform, family="ecp5", pll=ECP5PLL,
               bitstream="top.bit", led=("led", 0), mem_bytes=256 * 1024,
-              cpus=4, devices=1, tlb_entries=16, freq_mhz=75)
+              cpus=4, devices=1, tlb_entries=16, freq_mhz=75,
+              system_options=dict(staged=True))

@@ -202,11 +202,14 @@ class MMU(wiring.Component):
                        fault=fault, level=Mux(faulted, level, 0))
                 m.d.sync += state.eq(MMUState.IDLE)
 
-        # Staged: the walker's result, kept for the cycle after its done, and whether
-        # it is stale (as the stale bits are at the end of the done cycle).
+        # Staged: the walker's result, kept for the cycle after its done; and what the
+        # invalidate of the last cycle of the walk named, registered as it is found
+        # (so the invalidate's comparisons end in a register, not in the TLB's write).
         done_fault, done_level = Signal(FaultKind), Signal(2)
-        done_install, done_entry, done_retry = Signal(), Signal.like(walker.entry), Signal()
-        stale_now = stale | Mux(inv_fire, named_now, 0)
+        done_install, done_entry = Signal(), Signal.like(walker.entry)
+        named_last = Signal.like(stale)
+        if self.staged:
+            m.d.sync += named_last.eq(Mux(inv_fire & (state == MMUState.WALK), named_now, 0))
 
         with m.Switch(state):
             with m.Case(MMUState.IDLE):
@@ -224,23 +227,25 @@ class MMU(wiring.Component):
                                  named_index.eq(tlb.hit_index)]
                     look_up()
             with m.Case(MMUState.WALK):
-                with m.If(inv_fire):
-                    m.d.sync += stale.eq(stale | named_now)
+                if self.staged:
+                    m.d.sync += stale.eq(stale | named_last)
+                else:
+                    with m.If(inv_fire):
+                        m.d.sync += stale.eq(stale | named_now)
                 with m.If(walker.done):
                     if self.staged:
                         m.d.sync += [done_fault.eq(walker.fault), done_level.eq(walker.level),
                                      done_install.eq(walker.install),
-                                     done_entry.eq(walker.entry),
-                                     done_retry.eq(is_stale(walker.install, walker.entry,
-                                                            stale_now)),
-                                     state.eq(MMUState.FINISH)]
+                                     done_entry.eq(walker.entry), state.eq(MMUState.FINISH)]
                     else:
                         finish(walker.fault, walker.level, walker.install, walker.entry,
-                               is_stale(walker.install, walker.entry, stale_now))
+                               is_stale(walker.install, walker.entry,
+                                        stale | Mux(inv_fire, named_now, 0)))
             if self.staged:
                 # An invalidate now is not matched here: the TLB drops a fill it names.
                 with m.Case(MMUState.FINISH):
-                    finish(done_fault, done_level, done_install, done_entry, done_retry)
+                    finish(done_fault, done_level, done_install, done_entry,
+                           is_stale(done_install, done_entry, stale | named_last))
             with m.Case(MMUState.RETRY):
                 m.d.comb += walker.start.eq(1)
                 m.d.sync += [stale.eq(0), state.eq(MMUState.WALK)]
