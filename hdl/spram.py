@@ -1,0 +1,44 @@
+"""The iCE40UP5K's four single-port RAMs (SB_SPRAM256KA, 16K words of 16 bits each) side
+by side as one RAM of 16K 64-bit words: 128 KB, all the SPRAM the UP5K has.
+
+One port, clocked by the ``sync`` domain: in a cycle with ``enable`` high it writes
+``data_in`` to word ``addr`` if ``write`` is high, else reads word ``addr``, whose data
+is on ``data_out`` from the next cycle until the next cycle that enables it (a read
+keeps it; after a write it is undefined). Nothing initialises an SPRAM: its words are
+undefined at power-up. The cell is the FPGA's own, so a simulation needs a model of it
+(yosys's, ``sim/ice40_cells.py``).
+"""
+from amaranth.hdl import ClockSignal, Const, Instance, Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+#: Words of one SB_SPRAM256KA, and so of the bank (the four share the address).
+SPRAM_DEPTH = 1 << 14
+#: Bytes the bank holds.
+SPRAM_BYTES = 8 * SPRAM_DEPTH
+#: Bits of one SB_SPRAM256KA's word: the bank's 64 take four.
+CELL_WIDTH = 16
+
+
+class SPRAM(wiring.Component):
+    """``addr``, ``data_in``, ``write``, ``enable`` in; ``data_out`` out (see above)."""
+
+    addr: In(14)
+    data_in: In(64)
+    write: In(1)
+    enable: In(1)
+    data_out: Out(64)
+
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(64 // CELL_WIDTH):
+            bits = slice(CELL_WIDTH * i, CELL_WIDTH * (i + 1))
+            m.submodules[f"cell{i}"] = Instance(
+                "SB_SPRAM256KA",
+                i_ADDRESS=self.addr, i_DATAIN=self.data_in[bits],
+                i_MASKWREN=Const(0b1111, 4),          # whole words: every nibble
+                i_WREN=self.write, i_CHIPSELECT=self.enable, i_CLOCK=ClockSignal(),
+                # Always awake and powered (POWEROFF is active low).
+                i_STANDBY=Const(0), i_SLEEP=Const(0), i_POWEROFF=Const(1),
+                o_DATAOUT=self.data_out[bits])
+        return m
