@@ -12,10 +12,10 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-#: Words of one SB_SPRAM256KA, and so of the bank (the four share the address).
-SPRAM_DEPTH = 1 << 14
+#: Address bits of one SB_SPRAM256KA (16K words), and so of the bank (the four share it).
+ADDR_BITS = 14
 #: Bytes the bank holds.
-SPRAM_BYTES = 8 * SPRAM_DEPTH
+SPRAM_BYTES = 8 << ADDR_BITS
 #: Bits of one SB_SPRAM256KA's word: the bank's 64 take four.
 CELL_WIDTH = 16
 
@@ -23,7 +23,7 @@ CELL_WIDTH = 16
 class SPRAM(wiring.Component):
     """``addr``, ``data_in``, ``write``, ``enable`` in; ``data_out`` out (see above)."""
 
-    addr: In(14)
+    addr: In(ADDR_BITS)
     data_in: In(64)
     write: In(1)
     enable: In(1)
