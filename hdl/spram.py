@@ -1,11 +1,10 @@
 """The iCE40UP5K's four single-port RAMs (SB_SPRAM256KA, 16K words of 16 bits each) side
 by side as one RAM of 16K 64-bit words: 128 KB, all the SPRAM the UP5K has.
 
-One port, clocked by the ``sync`` domain: in a cycle with ``enable`` high it writes
+One port, clocked by the ``sync`` domain and always selected: each cycle it writes
 ``data_in`` to word ``addr`` if ``write`` is high, else reads word ``addr``, whose data
-is on ``data_out`` from the next cycle until the next cycle that enables it (a read
-keeps it; after a write it is undefined). Nothing initialises an SPRAM: its words are
-undefined at power-up. The cell is the FPGA's own, so a simulation needs a model of it
+is on ``data_out`` in the next cycle (after a write it is undefined). Nothing
+initialises an SPRAM: its words are undefined at power-up. The cell is the FPGA's own, so a simulation needs a model of it
 (yosys's, ``sim/ice40_cells.py``).
 """
 from amaranth.hdl import ClockSignal, Const, Instance, Module
@@ -21,12 +20,11 @@ CELL_WIDTH = 16
 
 
 class SPRAM(wiring.Component):
-    """``addr``, ``data_in``, ``write``, ``enable`` in; ``data_out`` out (see above)."""
+    """``addr``, ``data_in``, ``write`` in; ``data_out`` out (see above)."""
 
     addr: In(ADDR_BITS)
     data_in: In(64)
     write: In(1)
-    enable: In(1)
     data_out: Out(64)
 
     def elaborate(self, platform):
@@ -37,7 +35,7 @@ class SPRAM(wiring.Component):
                 "SB_SPRAM256KA",
                 i_ADDRESS=self.addr, i_DATAIN=self.data_in[bits],
                 i_MASKWREN=Const(0b1111, 4),          # whole words: every nibble
-                i_WREN=self.write, i_CHIPSELECT=self.enable, i_CLOCK=ClockSignal(),
+                i_WREN=self.write, i_CHIPSELECT=Const(1), i_CLOCK=ClockSignal(),
                 # Always awake and powered (POWEROFF is active low).
                 i_STANDBY=Const(0), i_SLEEP=Const(0), i_POWEROFF=Const(1),
                 o_DATAOUT=self.data_out[bits])

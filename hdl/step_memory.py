@@ -106,12 +106,14 @@ class StepMemory(wiring.Component):
         the soonest, so a write is never in the c + 1 of another) or while clearing
         (no request is in flight then)."""
         if self.spram:
-            # One port: a cycle that writes does not read. The reads lost that way are
-            # a performing step's (its data would be for step c + 3) and clearing's,
-            # whose data nothing uses.
+            # One port, read every cycle that does not write. A cycle that writes does
+            # not read: the reads lost so are a performing step's (its data would be for
+            # step c + 3) and clearing's, whose data nothing uses. ``word`` changes only
+            # in a step or while clearing, so the cycles between steps c + 1 and c + 2
+            # read the same word again: the data does not rest on the SPRAM keeping its
+            # output while deselected.
             m.submodules.ram = ram = SPRAM()
-            m.d.comb += [ram.addr.eq(word), ram.data_in.eq(data), ram.write.eq(store),
-                         ram.enable.eq(self.step | store)]
+            m.d.comb += [ram.addr.eq(word), ram.data_in.eq(data), ram.write.eq(store)]
             return ram.data_out
         # Yosys may leave out its logic for reading during a write: on the iCE40 that is
         # a flip-flop and a LUT a bit.
