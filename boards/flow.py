@@ -197,6 +197,7 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
                       if value != defaults.get(name))
     options += "".join(f"-{name}{int(value)}" for name, value in memory.items()
                        if value != getattr(board, name))
+    options += f"-seed{seed}" if seed != 1 else ""
     build_dir = (Path(build_root) / "boards"
                  / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}{options}")
     plan = platform.prepare(

@@ -83,6 +83,8 @@ def _add_board_options(p):
     p.add_argument("--spram", action=argparse.BooleanOptionalAction,
                    help="board: the memory in the iCE40UP5K's SPRAM (up to 128 KB); "
                         "--no-spram: in block RAM (default: the board's)")
+    p.add_argument("--pnr-seed", type=_seed, metavar="S",
+                   help="board: nextpnr's placement seed (default 1)")
 
 
 def _mmu_params(args):
@@ -648,7 +650,7 @@ def cmd_synth(args):
     from sim.synth import synthesize
     board_only = [f"--{name.replace('_', '-')}" for name in
                   ("cpus", "devices", "freq", "per_entry", "json", "tlbi_range",
-                   "asid_bits", "gen_bits", "mem_kb", "spram")
+                   "asid_bits", "gen_bits", "mem_kb", "spram", "pnr_seed")
                   if getattr(args, name) is not None]
     if args.board:
         if args.target:
@@ -693,7 +695,8 @@ def cmd_synth_board(args):
             report = build_board(board, cpus=args.cpus, devices=args.devices,
                                  tlb_entries=tlb_entries, freq_mhz=args.freq,
                                  system_options=options, mem_bytes=mem_bytes,
-                                 spram=args.spram, build_root=args.build_dir)
+                                 spram=args.spram, build_root=args.build_dir,
+                                 seed=1 if args.pnr_seed is None else args.pnr_seed)
         except BoardError as e:
             raise UsageError(str(e)) from None
         except BuildError as e:

@@ -95,6 +95,8 @@ def test_bad_configuration_is_a_board_error(tmp_path):
     (["--board", "icebreaker", "--gen-bits", "x"], "invalid int value: 'x'"),
     (["--no-tlbi-range"], "--tlbi-range needs --board"),
     (["--mem-kb", "8"], "--mem-kb needs --board"),
+    (["--pnr-seed", "2"], "--pnr-seed needs --board"),
+    (["--board", "icebreaker", "--pnr-seed", "-1"], "seed '-1' must not be negative"),
     (["--board", "icebreaker", "--mem-kb", "100"], "--mem-kb must be a power of two, not 100"),
     (["--board", "ulx3s", "--spram"], "ulx3s: the LFE5U-85F has no SPRAM (SB_SPRAM256KA is "
                                       "the iCE40 UltraPlus's)"),
