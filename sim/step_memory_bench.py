@@ -122,6 +122,7 @@ async def step_memory(dut):
             stats["clears"] += 1
             model.clear()
             await finish_clear(dut)
+    await ReadOnly()                        # the last step's counts
     counters = {name: int(getattr(dut, name).value) for name in COUNTERS}
     mask = (1 << COUNTER_BITS) - 1
     if counters != {name: n & mask for name, n in model.counts.items()}:

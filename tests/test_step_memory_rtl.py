@@ -3,6 +3,7 @@ SB_SPRAM256KA) on both simulators: ``sim/step_memory_bench.py``'s seeded random
 requests, with steps left out at random (between a request's steps c + 1 and c + 2
 too), against a Python memory. The block-RAM memory has the same checks in Amaranth's
 simulator (tests/test_host_bridge.py) and through the bridge (tests/test_fpga_backend.py)."""
+import os
 import random
 
 from hdl.export import to_verilog
@@ -18,8 +19,9 @@ PARAMS = dict(base=0x1008, size=1024, pa_bits=40, spram=True)
 
 
 def test_spram_memory_answers_as_the_model(sim, build_root):
-    seed = random.randrange(1 << 32)
-    print(f"seed {seed}")
+    """A random seed each run; SHOOTDOWN_SEED=S replays one."""
+    seed = int(os.environ.get("SHOOTDOWN_SEED", random.randrange(1 << 32)))
+    print(f"seed {seed} (replay: SHOOTDOWN_SEED={seed})")
     text = cached_verilog(build_root, TOPLEVEL, PARAMS,
                           lambda: to_verilog(StepMemory(**PARAMS), TOPLEVEL))
     runner, build_dir = build_verilog(sim, text, TOPLEVEL, build_root, ports=PORTS)
