@@ -78,7 +78,7 @@ class Board:
     pll: type               # ICE40PLL or ECP5PLL
     bitstream: str          # the file to program, in the build directory
     led: tuple              # the activity LED: a resource (name, number)
-    mem_bytes: int          # the block RAM the SoC gets (HostSoC's mem_bytes)
+    mem_bytes: int          # the memory the SoC gets (HostSoC's mem_bytes)
     cpus: int               # the default configuration
     devices: int
     tlb_entries: int
@@ -86,6 +86,8 @@ class Board:
     #: The System's options by default (``HostSoC``'s ``system_options``: ``pa_bits``,
     #: ``ha``, ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``); the rest the System's.
     system_options: dict = field(default_factory=dict)
+    #: The memory in the iCE40UP5K's SPRAM rather than in block RAM (HostSoC's spram).
+    spram: bool = False
 
 
 class BoardTop(Elaboratable):
@@ -156,7 +158,7 @@ def overflow_message(device, utilization):
 
 
 def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=None,
-                system_options=None, build_root, seed=1):
+                system_options=None, mem_bytes=None, spram=None, build_root, seed=1):
     """Build ``board``'s bitstream under ``build_root``/boards (options left None are the
     board's defaults; ``system_options`` override the board's); returns the report (see
     ``docs/boards.md``). Raises BoardError for bad options or a design that does not
@@ -166,6 +168,8 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     devices = board.devices if devices is None else devices
     tlb_entries = board.tlb_entries if tlb_entries is None else tlb_entries
     freq_mhz = board.freq_mhz if freq_mhz is None else freq_mhz
+    memory = {"mem_bytes": board.mem_bytes if mem_bytes is None else mem_bytes,
+              "spram": board.spram if spram is None else spram}
     system_options = {**board.system_options, **(system_options or {})}
     check_config(cpus, devices, tlb_entries, freq_mhz)
     env = tool_environment(board.family)
@@ -177,9 +181,12 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
         pll = clock(platform.default_clk, platform.default_clk_frequency, freq_mhz * 1e6)
     except ValueError as e:
         raise BoardError(f"{board.name}: {e}") from None
+    if memory["spram"] and not platform.device.startswith("iCE40UP"):
+        raise BoardError(f"{board.name}: the {platform.device} has no SPRAM (SB_SPRAM256KA "
+                         f"is the iCE40 UltraPlus's)")
     try:
         soc = HostSoC(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
-                      mem_bytes=board.mem_bytes, clk_freq=pll.out_hz, **system_options)
+                      clk_freq=pll.out_hz, **memory, **system_options)
     except ValueError as e:
         raise BoardError(f"{board.name}: {e}") from None
     device = f"{platform.device}-{platform.package}"
@@ -188,6 +195,9 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     defaults = {**system_defaults(), **board.system_options}
     options = "".join(f"-{name}{int(value)}" for name, value in system_options.items()
                       if value != defaults.get(name))
+    options += "".join(f"-{name}{int(value)}" for name, value in memory.items()
+                       if value != getattr(board, name))
+    options += f"-seed{seed}" if seed != 1 else ""
     build_dir = (Path(build_root) / "boards"
                  / f"{board.name}-c{cpus}-d{devices}-e{tlb_entries}{options}")
     plan = platform.prepare(
@@ -225,7 +235,7 @@ def build_board(board, *, cpus=None, devices=None, tlb_entries=None, freq_mhz=No
     return {
         "board": board.name, "device": device,
         "config": {"cpus": cpus, "devices": devices, "tlb_entries": tlb_entries,
-                   "mem_bytes": board.mem_bytes, **system_options},
+                   **memory, **system_options},
         "clock": {"target_mhz": freq_mhz, "pll_mhz": round(pll.out_hz / 1e6, 4)},
         "cells": count_cells(board.family, cells),
         "utilization": {bel: {"used": u["used"], "available": u["available"]}
@@ -241,10 +251,11 @@ def describe(report):
     """The report as lines of text: configuration, resources, clocks, bitstream."""
     c, clock = report["config"], report["clock"]
     system = {k: v for k, v in c.items()
-              if k not in ("cpus", "devices", "tlb_entries", "mem_bytes")}
+              if k not in ("cpus", "devices", "tlb_entries", "mem_bytes", "spram")}
     lines = [f"{report['board']} ({report['device']}): {c['cpus']} CPU(s), "
              f"{c['devices']} device(s), {c['tlb_entries']}-entry TLBs, "
-             f"{c['mem_bytes'] // 1024} KB memory; clock {clock['pll_mhz']:g} MHz "
+             f"{c['mem_bytes'] // 1024} KB memory{' (SPRAM)' if c['spram'] else ''}; "
+             f"clock {clock['pll_mhz']:g} MHz "
              f"(target {clock['target_mhz']:g}); {report['seconds']:g} s",
              "  system options: " + (", ".join(f"{k} {v}" for k, v in system.items())
                                      or "the System's defaults"),

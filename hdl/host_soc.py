@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .host_bridge import HostBridge, check_bridge_params
-from .step_memory import StepMemory, check_window
+from .step_memory import StepMemory, check_spram, check_window
 from .system import System
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
@@ -29,10 +29,11 @@ class HostSoC(wiring.Component):
 
     ``cpus``, ``devices``, ``tlb_entries`` and ``system_options`` (``pa_bits``, ``ha``,
     ``hd``, ``tlbi_range``, ``asid_bits``, ``gen_bits``, ``staged``) build the System;
-    ``mem_bytes`` (a power of two) of block RAM hold the words at [``mem_base``, ``mem_base +
-    mem_bytes``); ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout``
-    is how many clock cycles a frame may pause between bytes (default a tenth of a
-    second); ``watchdog``: system cycles a command may wait.
+    ``mem_bytes`` (a power of two) of block RAM, or with ``spram`` of the iCE40UP5K's
+    SPRAM (up to 128 KB), hold the words at [``mem_base``, ``mem_base + mem_bytes``);
+    ``clk_freq`` and ``baud`` set the UART (within 2%); ``frame_timeout`` is how many
+    clock cycles a frame may pause between bytes (default a tenth of a second);
+    ``watchdog``: system cycles a command may wait.
     """
 
     uart_rx: In(1, init=1)
@@ -41,18 +42,20 @@ class HostSoC(wiring.Component):
 
     def __init__(self, *, cpus=4, devices=1, tlb_entries=16, mem_bytes=DEFAULT_MEM_BYTES,
                  mem_base=DEFAULT_MEM_BASE, clk_freq, baud=115200, frame_timeout=None,
-                 watchdog=DEFAULT_WATCHDOG, **system_options):
+                 watchdog=DEFAULT_WATCHDOG, spram=False, **system_options):
         self.divisor = uart_divisor(clk_freq, baud)
         if frame_timeout is None:
             frame_timeout = int(clk_freq) // 10
         check_bridge_params(frame_timeout, watchdog)      # before building anything
         check_window(mem_base, mem_bytes, system_options.get("pa_bits", 40))
+        check_spram(spram, mem_bytes)
         self.system = System(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                              **system_options)
         mmu = self.system.cpu_mmus[0]
         walker = mmu.walker
         pa_bits = walker.pa_bits
-        self.memory = StepMemory(base=mem_base, size=mem_bytes, pa_bits=pa_bits)
+        self.memory = StepMemory(base=mem_base, size=mem_bytes, pa_bits=pa_bits,
+                                 spram=spram)
         self.bridge = HostBridge(cpus=cpus, devices=devices, tlb_entries=tlb_entries,
                                  pa_bits=pa_bits, memory=(mem_base, mem_bytes),
                                  frame_timeout=frame_timeout, watchdog=watchdog,

@@ -23,11 +23,13 @@ SIM_TIMING = dict(frame_timeout=1000, watchdog=1 << 12)
 SIM_READ_TIMEOUT = 1 << 16
 
 
-def soc_params(system, options=None):
+def soc_params(system, options=None, memory=None):
     """The simulated SoC of a scenario's ``system`` (as the model's: 40-bit PAs), with the
-    System's ``options`` (``tlbi_range``, ``asid_bits``, ``gen_bits``) if given."""
+    System's ``options`` (``tlbi_range``, ``asid_bits``, ``gen_bits``) and the memory's
+    (``mem_bytes``, ``spram``: a board's) if given."""
     return dict(cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"],
-                pa_bits=PA_BITS, **SIM_CLOCK, **SIM_TIMING, **(options or {}))
+                pa_bits=PA_BITS, **SIM_CLOCK, **SIM_TIMING, **(options or {}),
+                **(memory or {}))
 
 
 def build_soc(sim, params, build_root=DEFAULT_BUILD_ROOT):
@@ -37,11 +39,11 @@ def build_soc(sim, params, build_root=DEFAULT_BUILD_ROOT):
 
 
 def run_bridge_bench(mode, system, *, sim="verilator", scenario=None, options=None,
-                     build_root=DEFAULT_BUILD_ROOT):
+                     memory=None, build_root=DEFAULT_BUILD_ROOT):
     """Run the bench in ``mode`` ("scenario": ``scenario``'s runs through the bridge;
-    "bad_frames") on the SoC of ``system`` and ``options``; returns the bench's result
-    dict."""
-    runner, build_dir = build_soc(sim, soc_params(system, options), build_root)
+    "bad_frames") on the SoC of ``system``, ``options`` and ``memory`` (see
+    ``soc_params``); returns the bench's result dict."""
+    runner, build_dir = build_soc(sim, soc_params(system, options, memory), build_root)
     cfg = dict(mode=mode, system=system, divisor=SIM_DIVISOR, timeout=SIM_READ_TIMEOUT,
                scenario=str(Path(scenario).resolve()) if scenario else None)
     result, _ = run_bench(runner, build_dir, "sim.host_soc_bench", TOPLEVEL, cfg, False)

@@ -13,6 +13,7 @@ from amaranth.back import verilog
 from cocotb_tools.runner import get_runner
 
 from sim.bus_top import BusTop
+from sim.ice40_cells import cell_models
 from sim.toolchain import setup_simulator
 
 TOPLEVEL = "bus_top"
@@ -124,13 +125,16 @@ def build_dir_of(files, args, name, build_root=DEFAULT_BUILD_ROOT, suffix=""):
 def build_verilog(sim, text, toplevel, build_root=DEFAULT_BUILD_ROOT, waves=False,
                   ports=BENCH_PORTS):
     """Build (or reuse) a simulation of Verilog ``text`` with top module ``toplevel``
-    (``ports``: those the bench touches); returns (runner, build_dir). A build is keyed by its source files and options, so a
-    changed design, parameter or option rebuilds and an unchanged one does not."""
+    (``ports``: those the bench touches; the iCE40 cells it instantiates get yosys's
+    models); returns (runner, build_dir). A build is keyed by its source files and
+    options, so a changed design, parameter or option rebuilds and an unchanged one does
+    not."""
     setup_simulator(sim)
     files, args = {}, []          # the Verilog last: cocotb takes the last source as the top
     if sim == "verilator":
         files[f"{toplevel}.vlt"] = verilator_public_ports(toplevel, ports)
         args = VERILATOR_ARGS
+    files.update(cell_models(text))
     files[f"{toplevel}.v"] = retrigger_comb_blocks(text) if sim == "icarus" else text
     label, suffix = f"{sim}-{toplevel}", "-waves" if waves else ""
     build_root = Path(build_root)

@@ -82,6 +82,13 @@ def _add_board_options(p):
     p.add_argument("--gen-bits", type=int, metavar="N",
                    help="board: generation bits the fabric keeps, 8 to 32 (default: the "
                         "board's)")
+    p.add_argument("--mem-kb", type=int, metavar="KB",
+                   help="board: the memory in KB, a power of two (default: the board's)")
+    p.add_argument("--spram", action=argparse.BooleanOptionalAction,
+                   help="board: the memory in the iCE40UP5K's SPRAM (up to 128 KB); "
+                        "--no-spram: in block RAM (default: the board's)")
+    p.add_argument("--pnr-seed", type=_seed, metavar="S",
+                   help="board: nextpnr's placement seed (default 1)")
 
 
 def _mmu_params(args):
@@ -649,7 +656,7 @@ def cmd_synth(args):
     from sim.synth import synthesize
     board_only = [f"--{name.replace('_', '-')}" for name in
                   ("cpus", "devices", "freq", "per_entry", "json", "tlbi_range",
-                   "asid_bits", "gen_bits")
+                   "asid_bits", "gen_bits", "mem_kb", "spram", "pnr_seed")
                   if getattr(args, name) is not None]
     if args.board:
         if args.target:
@@ -686,12 +693,17 @@ def cmd_synth_board(args):
     options.update({name: getattr(args, name)
                     for name in ("tlbi_range", "asid_bits", "gen_bits", "staged")
                     if getattr(args, name) is not None})
+    if args.mem_kb is not None and (args.mem_kb < 1 or args.mem_kb & (args.mem_kb - 1)):
+        raise UsageError(f"--mem-kb must be a power of two, not {args.mem_kb}")
+    mem_bytes = None if args.mem_kb is None else args.mem_kb * 1024
     reports = []
     for tlb_entries in entries:
         try:
             report = build_board(board, cpus=args.cpus, devices=args.devices,
                                  tlb_entries=tlb_entries, freq_mhz=args.freq,
-                                 system_options=options, build_root=args.build_dir)
+                                 system_options=options, mem_bytes=mem_bytes,
+                                 spram=args.spram, build_root=args.build_dir,
+                                 seed=1 if args.pnr_seed is None else args.pnr_seed)
         except BoardError as e:
             raise UsageError(str(e)) from None
         except BuildError as e:

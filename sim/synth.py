@@ -10,7 +10,7 @@ from hdl.mmu import MMU
 TARGETS = {
     # target: (yosys synth command, {resource: cell types})
     "ice40": ("synth_ice40", {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "BRAM": ("SB_RAM40_4K",),
-                              "carry": ("SB_CARRY",)}),
+                              "carry": ("SB_CARRY",), "SPRAM": ("SB_SPRAM256KA",)}),
     "ecp5": ("synth_ecp5", {"LUT": ("LUT4",), "FF": ("TRELLIS_FF",),
                             "BRAM": ("DP16KD", "PDPW16KD"), "carry": ("CCU2C",),
                             "LUTRAM": ("TRELLIS_DPR16X4",)}),

@@ -94,6 +94,14 @@ def test_bad_configuration_is_a_board_error(tmp_path):
                                                     "not 40"),
     (["--board", "icebreaker", "--gen-bits", "x"], "invalid int value: 'x'"),
     (["--no-tlbi-range"], "--tlbi-range needs --board"),
+    (["--mem-kb", "8"], "--mem-kb needs --board"),
+    (["--pnr-seed", "2"], "--pnr-seed needs --board"),
+    (["--board", "icebreaker", "--pnr-seed", "-1"], "seed '-1' must not be negative"),
+    (["--board", "icebreaker", "--mem-kb", "100"], "--mem-kb must be a power of two, not 100"),
+    (["--board", "ulx3s", "--spram"], "ulx3s: the LFE5U-85F has no SPRAM (SB_SPRAM256KA is "
+                                      "the iCE40 UltraPlus's)"),
+    (["--board", "icebreaker", "--mem-kb", "256"], "icebreaker: mem_bytes in SPRAM must be at "
+                                                   "most 128 KB (the iCE40UP5K's), not 256 KB"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
     assert main(["synth", *argv, "--build-dir", str(tmp_path)]) == 2
@@ -159,6 +167,10 @@ def test_full_place_and_route(pnr_results, family, logic):
 
 
 def test_the_icebreaker_default_is_its_small_system(pnr_results):
-    config = pnr_results["ice40"]["config"]
-    assert config == {"cpus": 1, "devices": 0, "tlb_entries": 8, "mem_bytes": 8 * 1024,
-                      "tlbi_range": False, "asid_bits": 8, "gen_bits": 16}
+    """The iCEBreaker's default build: its small system, the memory in the four SPRAMs."""
+    report = pnr_results["ice40"]
+    assert report["config"] == {"cpus": 1, "devices": 0, "tlb_entries": 8,
+                                "mem_bytes": 128 * 1024, "spram": True,
+                                "tlbi_range": False, "asid_bits": 8, "gen_bits": 16}
+    assert report["cells"]["SPRAM"] == 4
+    assert report["utilization"]["ICESTORM_SPRAM"] == {"used": 4, "available": 4}

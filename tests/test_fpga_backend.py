@@ -1,7 +1,8 @@
 """The fpga backend without a board: the host SoC's RTL (UART, host bridge, system,
 block RAM) in cocotb, driven byte by byte through its UART pins by the same host code
 that drives a board. Builds per simulator: the 2-CPU system of the scenario, and the
-small system of the iCEBreaker (no range TLBIs, 8-bit ASIDs, fewer generation bits)."""
+small system of the iCEBreaker (no range TLBIs, 8-bit ASIDs, fewer generation bits) with
+its memory, 128 KB in the UP5K's SPRAM (yosys's model of the SB_SPRAM256KA)."""
 import os
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from boards import BOARDS
 from hdl.host_protocol import INFO_HA, INFO_HD, VERSION, Command
+from hdl.host_soc import DEFAULT_MEM_BASE
 from hdl.ports import InvalidateOp
 from sim import fpga_backend
 from sim.bridge_run import run_bridge_bench
@@ -17,6 +19,7 @@ from sim.cli import main
 from sim.fpga_backend import board_info, check_board
 from sim.host_link import BridgeError
 from sw_model.golden_backend import GoldenBackend
+from sw_model.kernel.kernel import POOL_BASE
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.scenario_parser import parse_scenario
 from sw_model.platform import Invalidate
@@ -25,6 +28,8 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SCENARIO = SCENARIOS / "reclaim_vs_mprotect.scn"
 #: The iCEBreaker's system options (its board default).
 SMALL = BOARDS["icebreaker"].system_options
+#: The iCEBreaker's memory: its SPRAM.
+ICEBREAKER_MEMORY = dict(mem_bytes=BOARDS["icebreaker"].mem_bytes, spram=True)
 
 
 def test_a_shipped_scenario_through_the_bridge_has_no_divergence(sim, build_root):
@@ -40,22 +45,25 @@ def test_a_shipped_scenario_through_the_bridge_has_no_divergence(sim, build_root
     assert board["framing_errors"] == 0
 
 
-def test_a_shipped_scenario_on_the_small_system_has_no_divergence(sim, build_root, tmp_path):
-    """The iCEBreaker's system options, on the one-CPU arm64 scenario with the board's
-    8-entry TLB: the host builds its model from the board's INFO, so the kernel model
+def test_a_shipped_scenario_on_the_icebreakers_system_has_no_divergence(sim, build_root,
+                                                                        tmp_path):
+    """The iCEBreaker's system options and memory (128 KB of SPRAM), on the one-CPU
+    arm64 scenario with the board's 8-entry TLB and a frame pool the memory holds (32
+    frames): the host builds its model from the board's INFO, so the kernel model
     issues what the board's system takes, and the cycles are those of a golden run
-    with the same options."""
+    with the same options; the memory answers as the model's does."""
     text = (SCENARIOS / "device_munmap.scn").read_text()
     line = "system cpus=1 devices=1 arch=arm64"
     assert line in text
-    path = tmp_path / "device_munmap_tlb8.scn"
-    path.write_text(text.replace(line, line + " tlb=8"))
+    path = tmp_path / "device_munmap_icebreaker.scn"
+    path.write_text(text.replace(line, line + " tlb=8 frames=32"))
     scenario = parse_scenario(path)
     board = run_bridge_bench("scenario", scenario.system, sim=sim, scenario=path,
-                             options=SMALL, build_root=build_root)
+                             options=SMALL, memory=ICEBREAKER_MEMORY, build_root=build_root)
     assert board["divergence"] is None, board["divergence"]
     assert board["met"], board["summary"]
     assert {name: board["info"][name] for name in SMALL} == SMALL
+    assert (board["info"]["mem_bytes"], board["info"]["mem_base"]) == (128 << 10, POOL_BASE)
     golden = run_scenario(scenario, backend=lambda system: GoldenBackend(
         cpus=system["cpus"], devices=system["devices"], tlb_entries=system["tlb"], **SMALL))
     assert board["cycles"] == [r.cycles for r in golden.runs]
@@ -126,6 +134,20 @@ def test_a_board_of_another_system_is_refused_before_anything_runs():
     for change, message in cases:
         with pytest.raises(BridgeError, match=re.escape(message)):
             check_board({**board, **change}, system)
+
+
+def test_the_icebreakers_memory_holds_a_pool_of_32_frames():
+    """check_board with the iCEBreaker's memory (128 KB at the pool's base): a scenario
+    of up to 32 frames is not refused for its size; the default 64 frames still are."""
+    board = BOARDS["icebreaker"]
+    info = dict(version=VERSION, cpus=1, devices=0, tlb=8, pa_bits=40, ha=True, hd=True,
+                **board.system_options, mem_bytes=board.mem_bytes, mem_base=DEFAULT_MEM_BASE)
+    system = dict(cpus=1, devices=0, tlb=8)
+    check_board(info, dict(system, frames=32))
+    with pytest.raises(BridgeError, match=re.escape(
+            "the scenario needs 256 KB of memory at 0x100000 (64 frames); the board has "
+            "128 KB at 0x100000")):
+        check_board(info, dict(system, frames=64))
 
 
 class FakeLink:

@@ -154,11 +154,15 @@ def test_host_link_frames_and_refuses_bad_answers():
     (lambda: StepMemory(base=0, size=3000, pa_bits=40), "power of two"),
     (lambda: StepMemory(base=4, size=4096, pa_bits=40), "multiple of 8"),
     (lambda: StepMemory(base=1 << 40, size=4096, pa_bits=40), "outside the 40-bit"),
+    (lambda: StepMemory(base=0, size=256 << 10, pa_bits=40, spram=True),
+     r"mem_bytes in SPRAM must be at most 128 KB \(the iCE40UP5K's\), not 256 KB"),
+    (lambda: StepMemory(base=0, size=4096, pa_bits=40, spram=1), "spram must be True or False"),
     (lambda: HostBridge(cpus=1, devices=0, tlb_entries=4, pa_bits=40, memory=(0, 8),
                         frame_timeout=3, watchdog=100), "frame_timeout must be"),
     (lambda: HostSoC(clk_freq=12_000_000, baud=115200, mem_bytes=100_000),
      "mem_bytes must be a power of two"),
     (lambda: HostSoC(clk_freq=12_000_000, baud=4_000_000), "too fast"),
+    (lambda: HostSoC(clk_freq=12_000_000, spram=True), "not 256 KB"),
 ])
 def test_parameters_are_checked(make, message):
     if message is None:
