@@ -167,10 +167,13 @@ def test_full_place_and_route(pnr_results, family, logic):
 
 
 def test_the_icebreaker_default_is_its_small_system(pnr_results):
-    """The iCEBreaker's default build: its small system, the memory in the four SPRAMs."""
+    """The iCEBreaker's default build: its small system with staged MMUs, the memory in
+    the four SPRAMs, the PLL's 18 MHz."""
     report = pnr_results["ice40"]
     assert report["config"] == {"cpus": 1, "devices": 0, "tlb_entries": 8,
                                 "mem_bytes": 128 * 1024, "spram": True,
-                                "tlbi_range": False, "asid_bits": 8, "gen_bits": 16}
+                                "tlbi_range": False, "asid_bits": 8, "gen_bits": 16,
+                                "staged": True}
+    assert report["clock"] == {"target_mhz": 18, "pll_mhz": 18.0}
     assert report["cells"]["SPRAM"] == 4
     assert report["utilization"]["ICESTORM_SPRAM"] == {"used": 4, "available": 4}
