@@ -181,13 +181,17 @@ class MMU(wiring.Component):
             with m.Else():
                 walk(named_refill=0)
 
-        def is_stale(install, entry, stale_bits):
-            """Whether a walk's result must be retried: an invalidate named it."""
+        def is_stale(install, kind, stale_bits):
+            """Whether a walk's result must be retried: an invalidate named its kind
+            (one-hot over the stale bits)."""
             if "stale_walk_installs" in self.faults:
                 return 0
             # A walk that installs nothing (a fault) is never stale.
-            return install & stale_bits.bit_select(stale_bit(entry.size.as_value(),
-                                                             entry.ng), 1)
+            return install & (stale_bits & kind).any()
+
+        def kind_of(entry):
+            """One-hot: the stale bit of a result like ``entry``."""
+            return 1 << stale_bit(entry.size.as_value(), entry.ng)
 
         def finish(fault, level, install, entry, retry):
             """Install and answer a walk's result, or retry the walk if it is stale."""
@@ -207,6 +211,7 @@ class MMU(wiring.Component):
         # (so the invalidate's comparisons end in a register, not in the TLB's write).
         done_fault, done_level = Signal(FaultKind), Signal(2)
         done_install, done_entry = Signal(), Signal.like(walker.entry)
+        done_kind = Signal.like(stale)
         named_last = Signal.like(stale)
         if self.staged:
             m.d.sync += named_last.eq(Mux(inv_fire & (state == MMUState.WALK), named_now, 0))
@@ -236,16 +241,18 @@ class MMU(wiring.Component):
                     if self.staged:
                         m.d.sync += [done_fault.eq(walker.fault), done_level.eq(walker.level),
                                      done_install.eq(walker.install),
-                                     done_entry.eq(walker.entry), state.eq(MMUState.FINISH)]
+                                     done_entry.eq(walker.entry),
+                                     done_kind.eq(kind_of(walker.entry)),
+                                     state.eq(MMUState.FINISH)]
                     else:
                         finish(walker.fault, walker.level, walker.install, walker.entry,
-                               is_stale(walker.install, walker.entry,
+                               is_stale(walker.install, kind_of(walker.entry),
                                         stale | Mux(inv_fire, named_now, 0)))
             if self.staged:
                 # An invalidate now is not matched here: the TLB drops a fill it names.
                 with m.Case(MMUState.FINISH):
                     finish(done_fault, done_level, done_install, done_entry,
-                           is_stale(done_install, done_entry, stale | named_last))
+                           is_stale(done_install, done_kind, stale | named_last))
             with m.Case(MMUState.RETRY):
                 m.d.comb += walker.start.eq(1)
                 m.d.sync += [stale.eq(0), state.eq(MMUState.WALK)]
