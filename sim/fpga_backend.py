@@ -22,7 +22,7 @@ from sw_model.golden_backend import GoldenBackend, invalidate_request
 from sw_model.kernel.runner import run_scenario
 from sw_model.kernel.kernel import POOL_BASE
 from sw_model.kernel.page_alloc import PAGE_SIZE
-from sw_model.platform import Divergence
+from sw_model.platform import Divergence, SystemLimit
 
 #: Physical address bits of the model the board is compared with.
 PA_BITS = 40
@@ -90,8 +90,9 @@ def run_on_board(link, scenario, *, seed=None, runs=None):
     """Every run of ``scenario`` on the fpga backend over ``link``, after checking that
     the board can run it: the result, and for each run the memory counters where board
     and model differ. The model is built with the board's ``BOARD_OPTIONS``, and a call
-    it refuses on them (an ASID or a generation wider than the board keeps) ends the run
-    with a BridgeError saying so."""
+    it refuses on them (an ASID or a generation wider than the board keeps: a
+    SystemLimit) ends the run with a BridgeError saying so; other errors are not
+    renamed."""
     info = board_info(link)
     check_board(info, scenario.system)
     options = {name: info[name] for name in BOARD_OPTIONS}
@@ -102,7 +103,7 @@ def run_on_board(link, scenario, *, seed=None, runs=None):
 
     try:
         result = run_scenario(scenario, backend=backend, seed=seed, runs=runs)
-    except ValueError as e:
+    except SystemLimit as e:
         # The model checks each call before the board sees it.
         raise BridgeError(f"the model refused a call on the board's system "
                           f"({_describe(options)}): {e}") from None

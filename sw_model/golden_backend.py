@@ -27,7 +27,8 @@ from sim.memory_port import MEM_REQUEST, MemoryPort
 
 from .codec import Codec
 from .memory import SparseMemory
-from .platform import HOST, Invalidate, Platform, Translation, shootdown_targets
+from .platform import (HOST, Invalidate, Platform, SystemLimit, Translation,
+                       shootdown_targets)
 from .system_ref import SystemInputs, SystemRef
 
 ACCESS = Codec(AccessRequest)
@@ -270,14 +271,16 @@ class GoldenBackend(Platform):
         """An ASID wider than the TLBs match would alias another (the arm64 kernel
         allocates no more than ASIDBits give)."""
         if asid >> self.asid_bits:
-            raise ValueError(f"ASID {asid:#x} does not fit in this system's "
+            raise SystemLimit(f"ASID {asid:#x} does not fit in this system's "
                              f"{self.asid_bits}-bit ASIDs")
 
     def _fabric_request(self, kind, inv, gen, mask=0):
         fields = invalidate_request(inv)
         self._check_asid(fields["asid"])
-        if gen is not None and (not _is_int(gen) or not 0 <= gen < 1 << self.gen_bits):
-            raise ValueError(f"generation {gen!r} does not fit in {self.gen_bits} bits")
+        if gen is not None and not _is_int(gen):
+            raise ValueError(f"generation {gen!r} is not an integer")
+        if gen is not None and not 0 <= gen < 1 << self.gen_bits:
+            raise SystemLimit(f"generation {gen} does not fit in {self.gen_bits} bits")
         return FABRIC_REQUEST.pack(kind=kind.value, inv=fields, devices=int(inv.devices),
                                    gen_valid=int(gen is not None), gen=gen or 0, mask=mask)
 

@@ -47,6 +47,11 @@ class Translation:
                                   # found without a walk)
 
 
+class SystemLimit(ValueError):
+    """A call the system as configured cannot take (an ASID or a generation wider than
+    it keeps): the backend refuses it before anything moves."""
+
+
 class Divergence(Exception):
     """A backend checked against the reference model (the RTL in lockstep) found its
     outputs different from the model's at ``cycle``: ``signals`` is a list of (field,

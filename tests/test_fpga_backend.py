@@ -196,3 +196,11 @@ def test_a_call_the_board_cannot_take_is_refused_before_it_is_sent(monkeypatch):
             "8-bit generations): generation 256 does not fit in 8 bits")):
         fpga_backend.run_on_board(link, scenario)
     assert link.sent == [Command.INFO, Command.RESET]
+
+    # A call that is wrong on any system is not blamed on the board.
+    def not_a_number(scenario, backend, **_):
+        backend(scenario.system).tlbi(("cpu", 0), Invalidate(InvalidateOp.VMALLE1), gen="x")
+
+    monkeypatch.setattr(fpga_backend, "run_scenario", not_a_number)
+    with pytest.raises(ValueError, match="generation 'x' is not an integer"):
+        fpga_backend.run_on_board(link, scenario)

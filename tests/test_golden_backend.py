@@ -243,6 +243,7 @@ def test_bad_arguments():
         (lambda: b.tlbi(HOST, "VAE1"), "expected an Invalidate, not 'VAE1'"),
         (lambda: b.tlbi(HOST, vae1(), gen=1 << 32),
          "generation 4294967296 does not fit in 32 bits"),
+        (lambda: b.tlbi(HOST, vae1(), gen="1"), "generation '1' is not an integer"),
         (lambda: b.tlbi(HOST, Invalidate(InvalidateOp.ASIDE1, asid=1 << 16)),
          "ASID 65536 does not fit in 16 bits"),
         (lambda: b.tlbi(HOST, vae1(1 << 48)),
